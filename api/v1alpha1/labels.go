@@ -1,0 +1,21 @@
+package v1alpha1
+
+// Labels that mark every object scalerd owns. scalerd lists by these and
+// never touches a container without LabelManagedBy=ManagedByValue.
+const (
+	LabelPrefix       = "scaler.dev/"
+	LabelManagedBy    = LabelPrefix + "managed-by"
+	LabelSpec         = LabelPrefix + "spec"
+	LabelRole         = LabelPrefix + "role"
+	LabelReplica      = LabelPrefix + "replica"
+	LabelTemplateHash = LabelPrefix + "template-hash"
+	// LabelRevision is the rollout revision of the template a replica runs.
+	LabelRevision = LabelPrefix + "revision"
+	// LabelConfigHash is the hash of the load balancer's container-level
+	// settings (image, address); a change recreates the nginx container.
+	LabelConfigHash = LabelPrefix + "config-hash"
+
+	ManagedByValue = "scalerd"
+	RoleApp        = "app"
+	RoleLB         = "lb"
+)
