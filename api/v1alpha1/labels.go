@@ -11,6 +11,10 @@ const (
 	LabelTemplateHash = LabelPrefix + "template-hash"
 	// LabelRevision is the rollout revision of the template a replica runs.
 	LabelRevision = LabelPrefix + "revision"
+	// LabelInstance names the scalerd that owns an object (its --instance
+	// flag), so that two daemons on one engine (a test run beside a stack
+	// started by make run) never adopt or remove each other's containers.
+	LabelInstance = LabelPrefix + "instance"
 	// LabelConfigHash is the hash of the load balancer's container-level
 	// settings (image, address); a change recreates the nginx container.
 	LabelConfigHash = LabelPrefix + "config-hash"

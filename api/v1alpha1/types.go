@@ -25,6 +25,10 @@ type ScaleSpec struct {
 	Metadata   ObjectMeta `json:"metadata"`
 	Spec       Spec       `json:"spec"`
 	Status     *Status    `json:"status,omitempty"`
+
+	// source is where the spec was decoded from, for error messages. It is
+	// not part of the object: JSON never carries it and no hash covers it.
+	source *Source
 }
 
 // ObjectMeta names a spec. Generation grows only when Spec changes; the spec
@@ -105,6 +109,11 @@ type LoadBalancer struct {
 	Algorithm   string    `json:"algorithm,omitempty"`
 	MaxFails    *int32    `json:"maxFails,omitempty"`
 	FailTimeout *Duration `json:"failTimeout,omitempty"`
+	// ServerSnippet is raw nginx configuration added to the server block,
+	// for what the other fields do not cover. scalerd checks the whole
+	// config with `nginx -t` before applying it, so a bad snippet is
+	// reported and never takes the running load balancer down.
+	ServerSnippet string `json:"serverSnippet,omitempty"`
 }
 
 // Load-balancing algorithms nginx offers.
