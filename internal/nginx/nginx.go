@@ -1,0 +1,401 @@
+// Package nginx renders the load balancer's configuration. It is the only
+// package of scaler that writes nginx syntax, and it does no I/O: the
+// controller copies the bytes into the nginx container, checks them there
+// with TestCommand and applies them with ReloadCommand.
+//
+// The config is always rendered whole, main context included, so that what
+// runs is exactly what was tested, never a fragment merged with an image's
+// defaults.
+package nginx
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// Layout of the nginx container. The image's own /etc/nginx/nginx.conf is
+// never used.
+const (
+	ConfigDir  = "/etc/nginx/scaler"
+	ConfigPath = ConfigDir + "/nginx.conf"
+	// CandidatePath is where a new config is written and checked with
+	// `nginx -t` before it replaces ConfigPath; a config that fails the
+	// check never reaches the running nginx.
+	CandidatePath = ConfigDir + "/nginx.conf.candidate"
+	// PIDPath is where the master writes its PID; `nginx -s` reads it.
+	PIDPath = "/run/nginx.pid"
+	// DefaultWorkerUser owns nginx's worker processes when Config names
+	// none: www-data exists in Debian-based images, scaler-nginx included.
+	DefaultWorkerUser = "www-data"
+)
+
+// algorithmDirectives maps each algorithm to its upstream directive;
+// round-robin is nginx's default and has none.
+var algorithmDirectives = map[string]string{
+	v1alpha1.AlgorithmLeastConn:  "least_conn",
+	v1alpha1.AlgorithmRoundRobin: "",
+	v1alpha1.AlgorithmIPHash:     "ip_hash",
+	v1alpha1.AlgorithmRandom:     "random",
+}
+
+// Config is everything that varies between two renders.
+type Config struct {
+	// SpecName names the upstream block; it is a DNS-1123 label.
+	SpecName string
+	// Algorithm is one of v1alpha1.Algorithms.
+	Algorithm string
+	// Upstreams are the healthy replicas only. Order does not matter: they
+	// are rendered sorted by name so that the same set always renders the
+	// same bytes, and an unchanged config is recognised and not reloaded.
+	Upstreams []Upstream
+	// MaxFails and FailTimeout are nginx's passive health check: after
+	// MaxFails failed attempts within FailTimeout a server is skipped for
+	// FailTimeout. Zero MaxFails disables it; zero FailTimeout keeps
+	// nginx's default (10s); a fraction of a second rounds up.
+	MaxFails    int
+	FailTimeout time.Duration
+	// DrainTimeout bounds how long workers of a replaced config keep
+	// serving in-flight requests after a reload (worker_shutdown_timeout).
+	// Zero lets them finish however long that takes. A draining worker
+	// obeys the value of the config it was started with, so a changed
+	// DrainTimeout bounds the drains after the next reload, not this one.
+	DrainTimeout time.Duration
+	// ListenPort is the port nginx listens on inside its container.
+	ListenPort int
+	// Keepalive is the number of idle upstream connections each worker
+	// keeps; zero opens a connection per request.
+	Keepalive int
+	// AccessLog writes one buffered line per request to stdout. Off by
+	// default: under load the log costs the Engine more CPU than nginx.
+	AccessLog bool
+	// WorkerUser runs the worker processes; empty means DefaultWorkerUser.
+	WorkerUser string
+	// ServerSnippet is the user's raw nginx configuration for the server
+	// block (loadBalancer.serverSnippet). It is not checked here: `nginx -t`
+	// checks the whole config before it is applied.
+	ServerSnippet string
+}
+
+// Upstream is one replica nginx sends traffic to.
+type Upstream struct {
+	// Name is the replica's container name, written as a comment so that
+	// a human reading the config sees which replica an address is.
+	Name string
+	// Addr is the replica's IP:port on the spec's network.
+	Addr string
+}
+
+// Render returns a whole nginx.conf for cfg, or an error naming every
+// invalid field.
+func Render(cfg Config) ([]byte, error) {
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	ups := slices.Clone(cfg.Upstreams)
+	slices.SortFunc(ups, func(a, b Upstream) int { return compareNames(a.Name, b.Name) })
+
+	serverParams := []string{"max_fails=" + strconv.Itoa(cfg.MaxFails)}
+	if cfg.FailTimeout > 0 {
+		// The server directive takes whole seconds only ("1500ms" is an
+		// error), so round up.
+		secs := (cfg.FailTimeout + time.Second - 1) / time.Second
+		serverParams = append(serverParams, "fail_timeout="+strconv.FormatInt(int64(secs), 10)+"s")
+	}
+	user := cfg.WorkerUser
+	if user == "" {
+		user = DefaultWorkerUser
+	}
+	data := templateData{
+		Config:       cfg,
+		User:         user,
+		PIDPath:      PIDPath,
+		Upstreams:    ups,
+		Method:       algorithmDirectives[cfg.Algorithm],
+		ServerParams: strings.Join(serverParams, " "),
+	}
+	if cfg.DrainTimeout > 0 {
+		data.ShutdownTimeout = duration(cfg.DrainTimeout)
+	}
+	var buf bytes.Buffer
+	if err := confTemplate.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render nginx config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+var (
+	specNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// Replica names go into a comment: no line breaks, nothing odd.
+	replicaNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	userRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+)
+
+func validate(cfg Config) error {
+	var errs []error
+	if !specNameRE.MatchString(cfg.SpecName) {
+		errs = append(errs, fmt.Errorf("spec name %q is not a DNS-1123 label", cfg.SpecName))
+	}
+	if _, ok := algorithmDirectives[cfg.Algorithm]; !ok {
+		errs = append(errs, fmt.Errorf("algorithm %q is not one of least_conn, round_robin, ip_hash, random", cfg.Algorithm))
+	}
+	if cfg.ListenPort < 1 || cfg.ListenPort > 65535 {
+		errs = append(errs, fmt.Errorf("listen port %d is out of range", cfg.ListenPort))
+	}
+	if cfg.MaxFails < 0 {
+		errs = append(errs, fmt.Errorf("max fails %d is negative", cfg.MaxFails))
+	}
+	if cfg.FailTimeout < 0 || cfg.DrainTimeout < 0 {
+		errs = append(errs, errors.New("fail and drain timeouts must not be negative"))
+	}
+	if cfg.Keepalive < 0 {
+		errs = append(errs, fmt.Errorf("keepalive %d is negative", cfg.Keepalive))
+	}
+	if cfg.WorkerUser != "" && !userRE.MatchString(cfg.WorkerUser) {
+		errs = append(errs, fmt.Errorf("worker user %q is not a user name", cfg.WorkerUser))
+	}
+	names := map[string]bool{}
+	addrs := map[string]bool{}
+	for _, u := range cfg.Upstreams {
+		if !replicaNameRE.MatchString(u.Name) {
+			errs = append(errs, fmt.Errorf("upstream name %q is not a container name", u.Name))
+		}
+		if err := validateAddr(u.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("upstream %s: %w", u.Name, err))
+		}
+		// A repeated address would double that replica's share; a
+		// repeated name means the caller mixed up two observations.
+		if names[u.Name] {
+			errs = append(errs, fmt.Errorf("upstream %s is listed twice", u.Name))
+		}
+		if addrs[u.Addr] {
+			errs = append(errs, fmt.Errorf("upstream address %s is listed twice", u.Addr))
+		}
+		names[u.Name], addrs[u.Addr] = true, true
+	}
+	return errors.Join(errs...)
+}
+
+// validateAddr accepts IP:port only: a host name would be resolved once, at
+// reload, and silently go stale.
+func validateAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q is not IP:port: %w", addr, err)
+	}
+	if net.ParseIP(host) == nil {
+		return fmt.Errorf("address %q does not start with an IP", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("address %q has no valid port", addr)
+	}
+	return nil
+}
+
+// duration writes d in nginx's time syntax, whole seconds where exact and
+// milliseconds (rounded up) otherwise.
+func duration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10) + "ms"
+}
+
+// compareNames orders replica names as people count: web-2 before web-10.
+func compareNames(a, b string) int {
+	aBase, aNum, aOK := splitNumber(a)
+	bBase, bNum, bOK := splitNumber(b)
+	if aOK && bOK && aBase == bBase {
+		return cmp.Compare(aNum, bNum)
+	}
+	return strings.Compare(a, b)
+}
+
+func splitNumber(name string) (string, int, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return name, 0, false
+	}
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil {
+		return name, 0, false
+	}
+	return name[:i], n, true
+}
+
+// TestCommand checks the config at path without touching the running nginx.
+// -q keeps the success banner out of the output, so that any output is
+// worth reporting.
+func TestCommand(path string) []string {
+	return []string{"nginx", "-t", "-q", "-c", path}
+}
+
+// ReloadCommand makes the running master re-read ConfigPath: new workers
+// start with it and old ones finish their requests, then exit. nginx reads
+// the master's PID from the config's pid directive.
+func ReloadCommand() []string {
+	return []string{"nginx", "-s", "reload", "-c", ConfigPath}
+}
+
+// StartCommand runs nginx in the foreground as the container's process. The
+// rendered config leaves "daemon" out, since nginx refuses a directive
+// given both in the file and with -g.
+func StartCommand() []string {
+	return []string{"nginx", "-g", "daemon off;", "-c", ConfigPath}
+}
+
+// ShuttingDownWorkersCommand prints how many nginx workers of replaced
+// configs are still draining. After a reload the controller waits for zero
+// (or DrainTimeout) before stopping a replica that just left the upstream.
+//
+// nginx retitles a draining worker "nginx: worker process is shutting
+// down", which shows in /proc/PID/cmdline. The pattern's "dow[n]" matches
+// "down" but not itself, so grep and the shell running it never count.
+func ShuttingDownWorkersCommand() []string {
+	return []string{"/bin/sh", "-c",
+		"grep -a -l 'worker process is shutting dow[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"}
+}
+
+// ParseCount reads the number ShuttingDownWorkersCommand prints.
+func ParseCount(output string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(output))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("parse worker count %q: not a count", strings.TrimSpace(output))
+	}
+	return n, nil
+}
+
+type templateData struct {
+	Config
+	User            string
+	PIDPath         string
+	Upstreams       []Upstream
+	Method          string
+	ServerParams    string
+	ShutdownTimeout string
+}
+
+// The comments in the template end up in the rendered file; they explain
+// to someone reading a running load balancer's config why it says what it
+// says.
+var confTemplate = template.Must(template.New("nginx.conf").Parse(
+	`# Rendered by scalerd for ScaleSpec "{{.SpecName}}". Do not edit: every change of
+# the healthy replicas re-renders, tests (nginx -t) and reloads this file.
+user {{.User}};
+worker_processes auto;
+# Above worker_connections, so that nginx -t does not warn where the soft
+# limit is 1024.
+worker_rlimit_nofile 8192;
+pid {{.PIDPath}};
+error_log stderr warn;
+{{- if .ShutdownTimeout}}
+# Workers of a replaced config get this long to finish in-flight requests.
+worker_shutdown_timeout {{.ShutdownTimeout}};
+{{- end}}
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    default_type application/octet-stream;
+    server_tokens off;
+    keepalive_timeout 15s;
+{{- if .AccessLog}}
+    log_format scaler '$remote_addr [$time_local] "$request" $status $body_bytes_sent '
+                      'rt=$request_time upstream=$upstream_addr ust=$upstream_status '
+                      'urt=$upstream_response_time id=$request_id_out';
+    access_log /dev/stdout scaler buffer=64k flush=1s;
+{{- else}}
+    access_log off;
+{{- end}}
+
+    # Keep a client's X-Request-ID; otherwise use nginx's own.
+    map $http_x_request_id $request_id_out {
+        default $http_x_request_id;
+        ""      $request_id;
+    }
+{{- if .Upstreams}}
+
+    upstream {{.SpecName}} {
+{{- if .Method}}
+        {{.Method}};
+{{- end}}
+{{- range .Upstreams}}
+        server {{.Addr}}{{with $.ServerParams}} {{.}}{{end}}; # {{.Name}}
+{{- end}}
+{{- if .Keepalive}}
+        keepalive {{.Keepalive}};
+        # Shorter than the idle timeout of common app servers (Node's 5s), so
+        # nginx never reuses a connection the app is closing: a POST sent on
+        # one would fail and, being non-idempotent, not be retried.
+        keepalive_timeout 4s;
+{{- end}}
+    }
+{{- end}}
+
+    server {
+        # No reuseport: a reload would reset connections still queued on
+        # the sockets of the old workers.
+        listen {{.ListenPort}};
+{{- if .ServerSnippet}}
+
+        # loadBalancer.serverSnippet
+        {{.ServerSnippet}}
+{{- end}}
+
+        # The load balancer's own liveness, whatever the replicas do.
+        location = /healthz {
+            access_log off;
+            default_type text/plain;
+            return 200 "ok\n";
+        }
+
+        location = /nginx-status {
+            access_log off;
+            stub_status;
+        }
+
+        location / {
+{{- if .Upstreams}}
+            proxy_pass http://{{.SpecName}};
+            # HTTP/1.1 without "Connection: close" lets upstream keepalive work.
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-ID $request_id_out;
+            # A replica that is gone or failing costs a retry on another one,
+            # not a client error. Non-idempotent requests (POST) are retried
+            # only if they never reached the replica.
+            proxy_connect_timeout 1s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+            add_header X-Served-By $hostname always;
+            add_header X-Upstream-Server $upstream_addr always;
+            add_header X-Request-ID $request_id_out always;
+{{- else}}
+            # No replica is healthy: nginx refuses an empty upstream block,
+            # so answer here until one is.
+            default_type application/json;
+            add_header X-Served-By $hostname always;
+            add_header X-Request-ID $request_id_out always;
+            add_header Retry-After 1 always;
+            return 503 '{"error":"no healthy replicas"}\n';
+{{- end}}
+        }
+    }
+}
+`))
