@@ -2,7 +2,18 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"time"
+)
+
+// Errors a Runtime wraps so that the controller can branch on them with
+// errors.Is, whatever engine sits behind the interface.
+var (
+	// ErrNotFound means the container (or a path in it) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the name is taken, typically by a container a previous
+	// reconcile created; the controller re-lists instead of failing.
+	ErrConflict = errors.New("conflict")
 )
 
 // Runtime is what the controller needs from a container engine. The Docker
