@@ -1,0 +1,174 @@
+package controllers
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/internal/workqueue"
+)
+
+// Controller feeds spec names to the Reconciler. File changes, Docker
+// events, API calls and a periodic resync only enqueue names: what to do
+// is always decided afresh from the spec and the Engine.
+type Controller struct {
+	Reconciler   *Reconciler
+	Queue        *workqueue.Queue
+	Log          logr.Logger
+	Workers      int
+	ResyncPeriod time.Duration
+
+	// synced is closed after the first full resync has been queued.
+	synced   chan struct{}
+	syncOnce sync.Once
+}
+
+// NewController returns a controller with a fresh work queue.
+func NewController(r *Reconciler, log logr.Logger) *Controller {
+	return &Controller{
+		Reconciler:   r,
+		Queue:        workqueue.New(50*time.Millisecond, 30*time.Second),
+		Log:          log,
+		Workers:      4,
+		ResyncPeriod: 30 * time.Second,
+		synced:       make(chan struct{}),
+	}
+}
+
+// Enqueue asks for spec name to be reconciled.
+func (c *Controller) Enqueue(name string) { c.Queue.Add(name) }
+
+// Synced is closed once the controller has queued its first full resync.
+func (c *Controller) Synced() <-chan struct{} { return c.synced }
+
+// Run works until ctx ends. It never stops containers on its way out:
+// they are the desired state, not scalerd's children.
+func (c *Controller) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2 + c.Workers)
+	go func() { defer wg.Done(); c.watchEvents(ctx) }()
+	go func() { defer wg.Done(); c.resyncLoop(ctx) }()
+	for range c.Workers {
+		go func() { defer wg.Done(); c.work(ctx) }()
+	}
+	<-ctx.Done()
+	c.Queue.ShutDown()
+	wg.Wait()
+}
+
+func (c *Controller) work(ctx context.Context) {
+	for {
+		name, ok := c.Queue.Get()
+		if !ok {
+			return
+		}
+		res, err := c.Reconciler.Reconcile(ctx, name)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			c.Log.Error(err, "reconcile failed; retrying with back-off", "spec", name, "failures", c.Queue.Failures(name)+1)
+			c.Queue.AddRateLimited(name)
+		default:
+			c.Queue.Forget(name)
+			if res.RequeueAfter > 0 {
+				c.Queue.AddAfter(name, res.RequeueAfter)
+			}
+		}
+		c.Queue.Done(name)
+	}
+}
+
+// Resync queues every spec in force and every spec that still owns
+// containers (so that leftovers of a deleted spec are removed).
+func (c *Controller) Resync(ctx context.Context) {
+	names := map[string]bool{}
+	for _, n := range c.Reconciler.Specs.Names() {
+		names[n] = true
+	}
+	if cs, err := c.Reconciler.Runtime.ListManaged(ctx); err == nil {
+		for _, ctr := range cs {
+			if n := ctr.Labels[v1alpha1.LabelSpec]; n != "" {
+				names[n] = true
+			}
+		}
+	} else if ctx.Err() == nil {
+		c.Log.Error(err, "listing containers for resync")
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		c.Queue.Add(n)
+	}
+	c.syncOnce.Do(func() { close(c.synced) })
+}
+
+func (c *Controller) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(c.ResyncPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.Resync(ctx)
+		}
+	}
+}
+
+// watchEvents turns container events into reconciles of their spec. A
+// broken stream is re-opened with exponential back-off, and every (re)open
+// is followed by a full resync, since events may have been missed.
+func (c *Controller) watchEvents(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	first := true
+	for ctx.Err() == nil {
+		streamCtx, cancel := context.WithCancel(ctx)
+		events, errs := c.Reconciler.Runtime.Events(streamCtx)
+		if !first {
+			c.Reconciler.Metrics.EventStreamReconnected()
+		}
+		first = false
+		c.Resync(ctx)
+		opened := time.Now()
+		err := c.drain(ctx, events, errs)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(opened) > time.Minute {
+			backoff = 100 * time.Millisecond // it worked for a while
+		}
+		c.Log.Error(err, "docker events stream broke; reconnecting", "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (c *Controller) drain(ctx context.Context, events <-chan Event, errs <-chan error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errs:
+			return err
+		case ev, ok := <-events:
+			if !ok {
+				return <-errs
+			}
+			if name := ev.Labels[v1alpha1.LabelSpec]; name != "" {
+				c.Queue.Add(name)
+			}
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are scalerd's Prometheus metrics. A nil *Metrics records nothing,
+// so tests need not register any.
+type Metrics struct {
+	reconciles        *prometheus.CounterVec
+	reconcileDuration *prometheus.HistogramVec
+	queueDepth        prometheus.GaugeFunc
+	desired           *prometheus.GaugeVec
+	ready             *prometheus.GaugeVec
+	updated           *prometheus.GaugeVec
+	upstream          *prometheus.GaugeVec
+	created           *prometheus.CounterVec
+	failed            *prometheus.CounterVec
+	reloads           *prometheus.CounterVec
+	eventReconnects   prometheus.Counter
+	convergeSeconds   *prometheus.HistogramVec
+}
+
+// NewMetrics registers scalerd's metrics with reg. queueDepth reports the
+// work queue's length when scraped.
+func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
+	m := &Metrics{
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_reconciles_total", Help: "Reconciles by spec and result (success, error).",
+		}, []string{"spec", "result"}),
+		reconcileDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scaler_reconcile_duration_seconds", Help: "Time one reconcile took.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}, []string{"spec"}),
+		queueDepth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scaler_workqueue_depth", Help: "Specs waiting to be reconciled.",
+		}, queueDepth),
+		desired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_replicas_desired", Help: "Replicas the spec asks for.",
+		}, []string{"spec"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_replicas_ready", Help: "Replicas running and healthy.",
+		}, []string{"spec"}),
+		updated: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_replicas_updated", Help: "Replicas running the current template.",
+		}, []string{"spec"}),
+		upstream: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_upstream_size", Help: "Replicas in the nginx upstream.",
+		}, []string{"spec"}),
+		created: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_replicas_created_total", Help: "Replicas created (scale-ups, rollouts and replacements).",
+		}, []string{"spec"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_replica_failures_total", Help: "Replicas that exited or turned unhealthy and were replaced.",
+		}, []string{"spec"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_nginx_reloads_total", Help: "nginx reloads by spec and result (success, failure).",
+		}, []string{"spec", "result"}),
+		eventReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scaler_docker_event_stream_reconnects_total", Help: "Times the Docker events stream was re-opened.",
+		}),
+		convergeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scaler_spec_converge_seconds", Help: "Time from a spec change to its replicas and upstream matching it.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+		}, []string{"spec"}),
+	}
+	reg.MustRegister(m.reconciles, m.reconcileDuration, m.queueDepth, m.desired, m.ready, m.updated,
+		m.upstream, m.created, m.failed, m.reloads, m.eventReconnects, m.convergeSeconds)
+	return m
+}
+
+func (m *Metrics) observeReconcile(spec string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "error"
+	}
+	m.reconciles.WithLabelValues(spec, result).Inc()
+	m.reconcileDuration.WithLabelValues(spec).Observe(d.Seconds())
+}
+
+func (m *Metrics) setReplicas(spec string, desired, ready, updated, upstream int32) {
+	if m == nil {
+		return
+	}
+	m.desired.WithLabelValues(spec).Set(float64(desired))
+	m.ready.WithLabelValues(spec).Set(float64(ready))
+	m.updated.WithLabelValues(spec).Set(float64(updated))
+	m.upstream.WithLabelValues(spec).Set(float64(upstream))
+}
+
+func (m *Metrics) replicasCreated(spec string, n int) {
+	if m != nil {
+		m.created.WithLabelValues(spec).Add(float64(n))
+	}
+}
+
+func (m *Metrics) replicaFailed(spec string) {
+	if m != nil {
+		m.failed.WithLabelValues(spec).Inc()
+	}
+}
+
+func (m *Metrics) reloaded(spec string, err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.reloads.WithLabelValues(spec, result).Inc()
+}
+
+// EventStreamReconnected counts a re-opened Docker events stream.
+func (m *Metrics) EventStreamReconnected() {
+	if m != nil {
+		m.eventReconnects.Inc()
+	}
+}
+
+func (m *Metrics) converged(spec string, d time.Duration) {
+	if m != nil {
+		m.convergeSeconds.WithLabelValues(spec).Observe(d.Seconds())
+	}
+}
+
+func (m *Metrics) forget(spec string) {
+	if m == nil {
+		return
+	}
+	for _, v := range []*prometheus.GaugeVec{m.desired, m.ready, m.updated, m.upstream} {
+		v.DeleteLabelValues(spec)
+	}
+}

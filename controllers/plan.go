@@ -1,0 +1,244 @@
+package controllers
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// PlanInput is everything the planner needs to decide; it is plain data so
+// that the planner can be tested without an engine.
+type PlanInput struct {
+	// Spec is the spec name; replica names are "<Spec>-<index>".
+	Spec string
+	// Replicas is the desired number of replicas (0 when the spec is gone).
+	Replicas int32
+	// TemplateHash identifies the desired template.
+	TemplateHash string
+	// MaxSurge and MaxUnavailable are already resolved against Replicas.
+	MaxSurge, MaxUnavailable int32
+	// Observed are the app containers of this spec, in any state.
+	Observed []Container
+	// Draining holds the IDs of containers already on their way out: they
+	// have left the upstream and wait for in-flight requests to finish.
+	Draining map[string]bool
+	// CreateBlocked is set while crash-loop back-off forbids new replicas.
+	CreateBlocked bool
+}
+
+// Removal is one replica to take away, and why.
+type Removal struct {
+	Container Container
+	Reason    string
+	// Drain is true for a replica that may hold in-flight requests: it
+	// leaves the upstream, then waits for them, before it is stopped.
+	Drain bool
+}
+
+// Plan is what one reconcile does to the replicas of one spec. Executing
+// it is the reconciler's job; the plan itself holds no engine state.
+type Plan struct {
+	// Upstream are the replicas nginx should send traffic to: ready ones
+	// that are not being removed, sorted by index.
+	Upstream []Container
+	// Remove lists replicas to take away.
+	Remove []Removal
+	// Start lists replicas created but never started (scalerd stopped
+	// between the two calls).
+	Start []Container
+	// Create lists the indices of new replicas with the desired template.
+	Create []int
+	// Blocked counts replicas that would be created now but for back-off.
+	Blocked int
+}
+
+// Converged reports whether the plan has nothing left to do.
+func (p Plan) Converged() bool {
+	return len(p.Remove) == 0 && len(p.Start) == 0 && len(p.Create) == 0 && p.Blocked == 0
+}
+
+// String prints the plan one step a line, for logs and golden tests.
+func (p Plan) String() string {
+	var b strings.Builder
+	for _, r := range p.Remove {
+		verb := "remove"
+		if r.Drain {
+			verb = "drain"
+		}
+		fmt.Fprintf(&b, "%s %s (%s)\n", verb, r.Container.Name, r.Reason)
+	}
+	for _, c := range p.Start {
+		fmt.Fprintf(&b, "start %s\n", c.Name)
+	}
+	for _, i := range p.Create {
+		fmt.Fprintf(&b, "create %d\n", i)
+	}
+	if p.Blocked > 0 {
+		fmt.Fprintf(&b, "wait back-off for %d\n", p.Blocked)
+	}
+	names := make([]string, len(p.Upstream))
+	for i, c := range p.Upstream {
+		names[i] = c.Name
+	}
+	fmt.Fprintf(&b, "upstream [%s]\n", strings.Join(names, " "))
+	return b.String()
+}
+
+// IsReady reports whether a replica may receive traffic: running, and
+// healthy if it has a health check.
+func IsReady(c Container) bool {
+	return c.State == StateRunning && (c.Health == HealthHealthy || c.Health == HealthNone)
+}
+
+// IsFailed reports whether a replica has to be replaced: it exited, died,
+// or its health check reports it unhealthy.
+func IsFailed(c Container) bool {
+	switch c.State {
+	case StateExited, StateDead:
+		return true
+	}
+	return c.State == StateRunning && c.Health == HealthUnhealthy
+}
+
+// ReplicaIndex reads the replica number from the container's label.
+func ReplicaIndex(c Container) int {
+	n, err := strconv.Atoi(c.Labels[v1alpha1.LabelReplica])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// PlanReplicas decides, from the desired state and the observed
+// containers, which replicas to create, start, drain and remove, and which
+// belong in the upstream. It follows the Kubernetes deployment controller's
+// arithmetic: at most Replicas+MaxSurge replicas exist at once, and at least
+// Replicas-MaxUnavailable stay ready while outdated ones are replaced.
+func PlanReplicas(in PlanInput) Plan {
+	var p Plan
+	var current, outdated []Container // live: not failed, not draining
+	used := map[int]bool{}
+	draining := 0
+	for _, c := range sortedByIndex(in.Observed) {
+		isCurrent := c.Labels[v1alpha1.LabelTemplateHash] == in.TemplateHash
+		switch {
+		case in.Draining[c.ID]:
+			p.Remove = append(p.Remove, Removal{c, "draining", true})
+			used[ReplicaIndex(c)] = true
+			draining++
+			continue
+		case IsFailed(c):
+			// A failed replica's index is free again: it is removed before
+			// any replacement is created.
+			p.Remove = append(p.Remove, Removal{c, failureReason(c), false})
+			continue
+		}
+		if c.State == StateCreated && !isCurrent {
+			p.Remove = append(p.Remove, Removal{c, "outdated", false})
+			continue
+		}
+		used[ReplicaIndex(c)] = true
+		switch {
+		case c.State == StateCreated:
+			p.Start = append(p.Start, c)
+			current = append(current, c)
+		case isCurrent:
+			current = append(current, c)
+		default:
+			outdated = append(outdated, c)
+		}
+	}
+
+	want := int(in.Replicas)
+	// Surplus replicas of the current template go first from the top.
+	if len(current) > want {
+		surplus := current[want:]
+		current = current[:want]
+		for i := len(surplus) - 1; i >= 0; i-- {
+			p.remove(surplus[i], "scale-down")
+		}
+	}
+
+	create := want - len(current)
+	if len(outdated) > 0 {
+		surge, unavailable := int(in.MaxSurge), int(in.MaxUnavailable)
+		if surge == 0 && unavailable == 0 {
+			unavailable = 1 // as Kubernetes does, so a rollout can progress
+		}
+		total := len(current) + len(outdated) + draining
+		create = min(create, want+surge-total)
+
+		// Outdated replicas go while enough stay available: not-ready ones
+		// first (they serve nothing), then the highest numbers.
+		budget := countReady(current) + len(outdated) - (want - unavailable)
+		sort.SliceStable(outdated, func(i, j int) bool {
+			ri, rj := IsReady(outdated[i]), IsReady(outdated[j])
+			if ri != rj {
+				return !ri
+			}
+			return ReplicaIndex(outdated[i]) > ReplicaIndex(outdated[j])
+		})
+		for _, c := range outdated {
+			if budget <= 0 {
+				break
+			}
+			p.remove(c, "outdated")
+			budget--
+		}
+	}
+
+	if create > 0 {
+		if in.CreateBlocked {
+			p.Blocked = create
+		} else {
+			for i := 1; len(p.Create) < create; i++ {
+				if !used[i] {
+					p.Create = append(p.Create, i)
+				}
+			}
+		}
+	}
+
+	removing := map[string]bool{}
+	for _, r := range p.Remove {
+		removing[r.Container.ID] = true
+	}
+	for _, c := range sortedByIndex(in.Observed) {
+		if IsReady(c) && !removing[c.ID] {
+			p.Upstream = append(p.Upstream, c)
+		}
+	}
+	return p
+}
+
+// remove schedules a live replica for removal. Only a ready replica can be
+// in the upstream, so only a ready one is drained.
+func (p *Plan) remove(c Container, reason string) {
+	p.Remove = append(p.Remove, Removal{c, reason, IsReady(c)})
+}
+
+func failureReason(c Container) string {
+	if c.State == StateRunning {
+		return "unhealthy"
+	}
+	return c.State
+}
+
+func countReady(cs []Container) int {
+	n := 0
+	for _, c := range cs {
+		if IsReady(c) {
+			n++
+		}
+	}
+	return n
+}
+
+func sortedByIndex(cs []Container) []Container {
+	out := append([]Container(nil), cs...)
+	sort.SliceStable(out, func(i, j int) bool { return ReplicaIndex(out[i]) < ReplicaIndex(out[j]) })
+	return out
+}

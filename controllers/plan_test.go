@@ -1,0 +1,176 @@
+package controllers
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// replica builds an observed app container of spec "web". state is one of
+// ready, starting, unhealthy, exited, created.
+func replica(index int, hash, state string) Container {
+	c := Container{
+		ID:   "id-" + strconv.Itoa(index) + "-" + hash,
+		Name: "web-" + strconv.Itoa(index),
+		Labels: map[string]string{
+			v1alpha1.LabelSpec:         "web",
+			v1alpha1.LabelRole:         v1alpha1.RoleApp,
+			v1alpha1.LabelReplica:      strconv.Itoa(index),
+			v1alpha1.LabelTemplateHash: hash,
+		},
+		State: StateRunning,
+	}
+	switch state {
+	case "ready":
+		c.Health = HealthHealthy
+	case "starting":
+		c.Health = HealthStarting
+	case "unhealthy":
+		c.Health = HealthUnhealthy
+	case "exited":
+		c.State, c.Health = StateExited, HealthUnhealthy
+	case "created":
+		c.State, c.Health = StateCreated, HealthStarting
+	default:
+		panic("unknown state " + state)
+	}
+	return c
+}
+
+func TestPlanReplicas(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       PlanInput
+		draining []string
+		want     string
+	}{{
+		name: "nothing observed creates all",
+		in:   PlanInput{Replicas: 3, TemplateHash: "a"},
+		want: "create 1\ncreate 2\ncreate 3\nupstream []\n",
+	}, {
+		name: "converged does nothing",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(2, "a", "ready"), replica(1, "a", "ready")}},
+		want: "upstream [web-1 web-2]\n",
+	}, {
+		name: "starting replicas stay out of the upstream",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "starting")}},
+		want: "upstream [web-1]\n",
+	}, {
+		name: "scale up fills the lowest free numbers",
+		in: PlanInput{Replicas: 4, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(3, "a", "ready")}},
+		want: "create 2\ncreate 4\nupstream [web-1 web-3]\n",
+	}, {
+		name: "scale down drains the highest numbers",
+		in: PlanInput{Replicas: 1, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "starting")}},
+		want: "remove web-3 (scale-down)\ndrain web-2 (scale-down)\nupstream [web-1]\n",
+	}, {
+		name: "scale to zero drains everything",
+		in: PlanInput{Replicas: 0, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready")}},
+		want: "drain web-1 (scale-down)\nupstream []\n",
+	}, {
+		name: "crashed replica leaves at once and is replaced under its own number",
+		in: PlanInput{Replicas: 3, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "exited"), replica(3, "a", "ready")}},
+		want: "remove web-2 (exited)\ncreate 2\nupstream [web-1 web-3]\n",
+	}, {
+		name: "unhealthy replica is replaced",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready")}},
+		want: "remove web-1 (unhealthy)\ncreate 1\nupstream [web-2]\n",
+	}, {
+		name: "back-off holds the replacement",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", CreateBlocked: true, Observed: []Container{
+			replica(1, "a", "exited"), replica(2, "a", "ready")}},
+		want: "remove web-1 (exited)\nwait back-off for 1\nupstream [web-2]\n",
+	}, {
+		name: "created but not started is started",
+		in: PlanInput{Replicas: 1, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "created")}},
+		want: "start web-1\nupstream []\n",
+	}, {
+		name: "created with an old template is removed",
+		in: PlanInput{Replicas: 1, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "created")}},
+		want: "remove web-1 (outdated)\ncreate 1\nupstream []\n",
+	}, {
+		name: "rollout starts with one surge replica and keeps all old ones",
+		in: PlanInput{Replicas: 3, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready")}},
+		want: "create 4\nupstream [web-1 web-2 web-3]\n",
+	}, {
+		name: "rollout waits while the surge replica starts",
+		in: PlanInput{Replicas: 3, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "b", "starting")}},
+		want: "upstream [web-1 web-2 web-3]\n",
+	}, {
+		name: "rollout drains one old replica once a new one is ready",
+		in: PlanInput{Replicas: 3, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "b", "ready")}},
+		want: "drain web-3 (outdated)\nupstream [web-1 web-2 web-4]\n",
+	}, {
+		name: "rollout counts draining replicas against the surge",
+		in: PlanInput{Replicas: 3, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "b", "ready")}},
+		draining: []string{"web-3"},
+		want:     "drain web-3 (draining)\nupstream [web-1 web-2 web-4]\n",
+	}, {
+		name: "rollout removes not-ready old replicas first",
+		in: PlanInput{Replicas: 3, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "starting"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "b", "ready")}},
+		want: "remove web-1 (outdated)\nupstream [web-2 web-3 web-4]\n",
+	}, {
+		name: "maxUnavailable lets a rollout drain before it surges",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxUnavailable: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready")}},
+		want: "drain web-2 (outdated)\nupstream [web-1]\n",
+	}, {
+		name: "a never-ready new template stalls at the surge and keeps serving",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "b", "starting")}},
+		want: "upstream [web-1 web-2]\n",
+	}, {
+		name: "scaling down during a rollout removes outdated replicas first",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "a", "ready"), replica(5, "b", "ready")}},
+		want: "drain web-4 (outdated)\ndrain web-3 (outdated)\ndrain web-2 (outdated)\nupstream [web-1 web-5]\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Spec = "web"
+			tt.in.Draining = map[string]bool{}
+			for _, name := range tt.draining {
+				for _, c := range tt.in.Observed {
+					if c.Name == name {
+						tt.in.Draining[c.ID] = true
+					}
+				}
+			}
+			got := PlanReplicas(tt.in).String()
+			if got != tt.want {
+				t.Errorf("plan:\n%s\nwant:\n%s", indent(got), indent(tt.want))
+			}
+		})
+	}
+}
+
+func TestPlanConverged(t *testing.T) {
+	in := PlanInput{Spec: "web", Replicas: 1, TemplateHash: "a", Observed: []Container{replica(1, "a", "ready")}}
+	if !PlanReplicas(in).Converged() {
+		t.Error("one ready replica of the current template should be converged")
+	}
+	in.Replicas = 2
+	if PlanReplicas(in).Converged() {
+		t.Error("a missing replica should not be converged")
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ")
+}

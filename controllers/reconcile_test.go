@@ -1,0 +1,332 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/internal/nginx"
+)
+
+const (
+	candidatePathForTest = nginx.CandidatePath
+	configPathForTest    = nginx.ConfigPath
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// testSpec is a defaulted web spec with a load balancer and health check.
+func testSpec(replicas int32) *v1alpha1.ScaleSpec {
+	s := &v1alpha1.ScaleSpec{
+		APIVersion: v1alpha1.GroupVersion, Kind: v1alpha1.Kind,
+		Metadata: v1alpha1.ObjectMeta{Name: "web", Generation: 1},
+		Spec: v1alpha1.Spec{
+			Replicas: &replicas,
+			Network:  "net",
+			Template: v1alpha1.Template{
+				Image:       "demoapp:dev",
+				Port:        5000,
+				HealthCheck: &v1alpha1.HealthCheck{Command: []string{"/demoapp", "healthcheck"}},
+			},
+			LoadBalancer: &v1alpha1.LoadBalancer{Port: 8080},
+		},
+	}
+	s.Default()
+	return s
+}
+
+type harness struct {
+	t     *testing.T
+	rt    *fakeRuntime
+	specs *memSpecs
+	r     *Reconciler
+	now   time.Time
+}
+
+func newHarness(t *testing.T, spec *v1alpha1.ScaleSpec) *harness {
+	h := &harness{t: t, rt: newFakeRuntime(), specs: &memSpecs{specs: map[string]*v1alpha1.ScaleSpec{}, errs: map[string]error{}},
+		now: time.Unix(1000, 0)}
+	if spec != nil {
+		h.specs.specs[spec.Metadata.Name] = spec
+	}
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.r.Now = func() time.Time { return h.now }
+	return h
+}
+
+func (h *harness) reconcile() (Result, error) {
+	h.t.Helper()
+	return h.r.Reconcile(context.Background(), "web")
+}
+
+func (h *harness) mustReconcile() Result {
+	h.t.Helper()
+	res, err := h.reconcile()
+	if err != nil {
+		h.t.Fatalf("reconcile: %v", err)
+	}
+	return res
+}
+
+func (h *harness) upstream() []string {
+	st, _ := h.r.Status("web")
+	return st.Upstream
+}
+
+func TestReconcileCreatesLoadBalancerAndReplicasThenAddsHealthyOnes(t *testing.T) {
+	h := newHarness(t, testSpec(3))
+	res := h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); strings.Join(got, ",") != "web-1,web-2,web-3" {
+		t.Fatalf("replicas = %v", got)
+	}
+	if got := h.rt.names(v1alpha1.RoleLB); len(got) != 1 || got[0] != "web-lb" {
+		t.Fatalf("load balancers = %v", got)
+	}
+	if res.RequeueAfter == 0 {
+		t.Error("starting replicas should requeue in case a health event is lost")
+	}
+	if len(h.upstream()) != 0 || strings.Contains(h.rt.lbConfig(), "10.0.0.") {
+		t.Fatalf("starting replicas must stay out of the upstream: %v", h.upstream())
+	}
+
+	h.rt.set("web-1", StateRunning, HealthHealthy)
+	h.rt.set("web-3", StateRunning, HealthHealthy)
+	h.mustReconcile()
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {
+		t.Fatalf("upstream = %s, want web-1,web-3", got)
+	}
+	cfg := h.rt.lbConfig()
+	for _, want := range []string{"# web-1", "# web-3", ":5000"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("nginx config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "# web-2") {
+		t.Error("web-2 is starting and must not be in the config")
+	}
+	st, _ := h.r.Status("web")
+	if st.ReadyReplicas != 2 || st.Replicas != 3 {
+		t.Errorf("status = %+v", st)
+	}
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionAvailable); c == nil || c.Status != v1alpha1.ConditionFalse {
+		t.Errorf("2 of 3 ready with maxUnavailable 0 is not Available: %+v", c)
+	}
+}
+
+func converge(h *harness) {
+	h.t.Helper()
+	h.mustReconcile()
+	for _, n := range h.rt.names(v1alpha1.RoleApp) {
+		h.rt.set(n, StateRunning, HealthHealthy)
+	}
+	h.mustReconcile()
+	h.rt.takeCalls()
+}
+
+func TestReconcileReplacesACrashedReplicaAfterItLeavesTheUpstream(t *testing.T) {
+	h := newHarness(t, testSpec(3))
+	converge(h)
+	h.rt.set("web-2", StateExited, HealthUnhealthy)
+	h.mustReconcile()
+	calls := strings.Join(h.rt.takeCalls(), "; ")
+	if calls != "reload; remove web-2; create web-2" {
+		t.Fatalf("calls = %q; the dead replica must leave the upstream first, then be replaced", calls)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {
+		t.Fatalf("upstream = %s", got)
+	}
+	events := h.r.Events.List("web")
+	found := false
+	for _, e := range events {
+		found = found || e.Reason == ReasonReplicaFailed
+	}
+	if !found {
+		t.Errorf("no %s event in %+v", ReasonReplicaFailed, events)
+	}
+}
+
+func TestReconcileBacksOffAReplicaThatKeepsCrashing(t *testing.T) {
+	h := newHarness(t, testSpec(1))
+	converge(h)
+	h.rt.set("web-1", StateExited, "")
+	h.mustReconcile() // first crash: replaced at once
+	h.rt.set("web-1", StateExited, "")
+	h.now = h.now.Add(time.Second)
+	res := h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 0 {
+		t.Fatalf("second crash must wait for back-off, replicas = %v", got)
+	}
+	if res.RequeueAfter <= 0 || res.RequeueAfter > crashBackoffBase {
+		t.Errorf("requeue after %v, want within the %v back-off", res.RequeueAfter, crashBackoffBase)
+	}
+	h.now = h.now.Add(crashBackoffBase)
+	h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 1 {
+		t.Fatalf("after the back-off the replica must be replaced, replicas = %v", got)
+	}
+}
+
+func TestReconcileScaleDownDrainsBeforeStopping(t *testing.T) {
+	spec := testSpec(3)
+	h := newHarness(t, spec)
+	converge(h)
+	one := int32(1)
+	spec.Spec.Replicas = &one
+
+	h.rt.shuttingDown = 1 // the old workers still serve requests
+	res := h.mustReconcile()
+	if got := strings.Join(h.upstream(), ","); got != "web-1" {
+		t.Fatalf("upstream = %s, want web-1", got)
+	}
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 3 {
+		t.Fatalf("replicas must stay while they drain: %v", got)
+	}
+	if res.RequeueAfter != drainPoll {
+		t.Errorf("requeue after %v, want %v", res.RequeueAfter, drainPoll)
+	}
+
+	h.now = h.now.Add(minDrain)
+	h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 3 {
+		t.Fatalf("replicas must stay while old nginx workers run: %v", got)
+	}
+
+	h.rt.shuttingDown = 0
+	h.now = h.now.Add(drainPoll)
+	h.mustReconcile()
+	if got := strings.Join(h.rt.names(v1alpha1.RoleApp), ","); got != "web-1" {
+		t.Fatalf("after the drain, replicas = %s, want web-1", got)
+	}
+}
+
+func TestReconcileDrainTimeoutBoundsTheWait(t *testing.T) {
+	spec := testSpec(2)
+	h := newHarness(t, spec)
+	converge(h)
+	one := int32(1)
+	spec.Spec.Replicas = &one
+	h.rt.shuttingDown = 1
+	h.mustReconcile()
+	h.now = h.now.Add(spec.Spec.Strategy.DrainTimeout.Duration)
+	h.mustReconcile()
+	if got := strings.Join(h.rt.names(v1alpha1.RoleApp), ","); got != "web-1" {
+		t.Fatalf("drainTimeout passed, replicas = %s, want web-1", got)
+	}
+}
+
+func TestReconcileKeepsTheRunningConfigWhenNginxRejectsTheNewOne(t *testing.T) {
+	spec := testSpec(2)
+	h := newHarness(t, spec)
+	converge(h)
+	one := int32(1)
+	spec.Spec.Replicas = &one
+	h.rt.rejectConfig = true
+	_, err := h.reconcile()
+	if !errors.Is(err, ErrConfigRejected) {
+		t.Fatalf("want ErrConfigRejected, got %v", err)
+	}
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 2 {
+		t.Fatalf("no replica may leave while the upstream could not change: %v", got)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2" {
+		t.Errorf("status upstream = %s; it must report what nginx runs", got)
+	}
+	st, _ := h.r.Status("web")
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionLoadBalancerReady); c == nil || c.Status != v1alpha1.ConditionFalse {
+		t.Errorf("LoadBalancerReady = %+v, want False", c)
+	}
+}
+
+func TestReconcileWaitsForDependencies(t *testing.T) {
+	spec := testSpec(1)
+	spec.Spec.DependsOn = []string{"redis"}
+	h := newHarness(t, spec)
+	redis := testSpec(1)
+	redis.Metadata.Name = "redis"
+	redis.Spec.LoadBalancer = nil
+	h.specs.specs["redis"] = redis
+
+	h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 0 {
+		t.Fatalf("web must wait for redis, created %v", got)
+	}
+	if _, err := h.r.Reconcile(context.Background(), "redis"); err != nil {
+		t.Fatal(err)
+	}
+	h.rt.set("redis-1", StateRunning, HealthHealthy)
+	if _, err := h.r.Reconcile(context.Background(), "redis"); err != nil {
+		t.Fatal(err)
+	}
+	h.mustReconcile()
+	if got := h.rt.names(v1alpha1.RoleApp); strings.Join(got, ",") != "redis-1,web-1" {
+		t.Fatalf("once redis is ready web starts, replicas = %v", got)
+	}
+}
+
+func TestReconcileAdoptsRunningReplicasWithoutRestarting(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	// A new scalerd: same engine, fresh memory.
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.r.Now = func() time.Time { return h.now }
+	h.mustReconcile()
+	calls := strings.Join(h.rt.takeCalls(), "; ")
+	if strings.Contains(calls, "create") || strings.Contains(calls, "remove") {
+		t.Fatalf("a restarted scalerd must adopt, not recreate: %s", calls)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2" {
+		t.Errorf("upstream = %s", got)
+	}
+}
+
+func TestReconcileDeletedSpecDrainsThenRemovesEverything(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	delete(h.specs.specs, "web")
+	h.mustReconcile()
+	h.now = h.now.Add(minDrain)
+	h.mustReconcile()
+	if got := append(h.rt.names(v1alpha1.RoleApp), h.rt.names(v1alpha1.RoleLB)...); len(got) != 0 {
+		t.Fatalf("containers left after delete: %v", got)
+	}
+	h.mustReconcile()
+	if _, ok := h.r.Status("web"); ok {
+		t.Error("a deleted spec's status must be forgotten")
+	}
+}
+
+func TestReconcileRemovesOrphansAfterRestart(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	delete(h.specs.specs, "web")
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.mustReconcile()
+	if got := append(h.rt.names(v1alpha1.RoleApp), h.rt.names(v1alpha1.RoleLB)...); len(got) != 0 {
+		t.Fatalf("labelled containers of no spec must go: %v", got)
+	}
+}
+
+func TestReconcileLeavesABrokenSpecsContainersAlone(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	// A restarted scalerd whose file was already broken: the name is
+	// defined, but no valid version is known.
+	delete(h.specs.specs, "web")
+	h.specs.errs["web"] = errors.New("web.yaml:3: spec.replicas: must be 0 or more")
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.r.Now = func() time.Time { return h.now }
+	h.mustReconcile()
+	if calls := h.rt.takeCalls(); len(calls) != 0 {
+		t.Fatalf("a broken file must not touch what runs: %v", calls)
+	}
+	st, _ := h.r.Status("web")
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionSpecValid); c == nil || c.Status != v1alpha1.ConditionFalse || !strings.Contains(c.Message, "spec.replicas") {
+		t.Errorf("SpecValid = %+v", c)
+	}
+}

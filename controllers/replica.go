@@ -1,0 +1,93 @@
+package controllers
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// ReplicaContainerSpec turns a defaulted spec's template into the
+// container of replica number index. Replicas get the spec name as their
+// network alias, Docker limits from resources, the health check as the
+// container's own, restart policy "no" (scalerd replaces replicas; the
+// engine restarting them behind its back would hide crashes), and no
+// published port: only the load balancer is reachable from the host.
+func ReplicaContainerSpec(spec *v1alpha1.ScaleSpec, hash string, index int, caps Capabilities) (ContainerSpec, error) {
+	t := spec.Spec.Template
+	name := spec.Metadata.Name
+	cs := ContainerSpec{
+		Name:  ReplicaName(name, index),
+		Image: t.Image,
+		Cmd:   t.Command,
+		Labels: map[string]string{
+			v1alpha1.LabelManagedBy:    v1alpha1.ManagedByValue,
+			v1alpha1.LabelSpec:         name,
+			v1alpha1.LabelRole:         v1alpha1.RoleApp,
+			v1alpha1.LabelReplica:      strconv.Itoa(index),
+			v1alpha1.LabelTemplateHash: hash,
+		},
+		Network:  spec.Spec.Network,
+		Aliases:  []string{name},
+		Hardened: true,
+	}
+	if t.StopGracePeriod != nil {
+		cs.StopTimeout = t.StopGracePeriod.Duration
+	}
+	if spec.Status != nil && spec.Status.CurrentRevision > 0 {
+		cs.Labels[v1alpha1.LabelRevision] = strconv.FormatInt(spec.Status.CurrentRevision, 10)
+	}
+	// The instance name lets demoapp-like apps report which replica served
+	// a request; an explicit env entry wins.
+	cs.Env = append(cs.Env, "INSTANCE_NAME="+cs.Name)
+	for _, e := range t.Env {
+		cs.Env = append(cs.Env, e.Name+"="+e.Value)
+	}
+	var err error
+	lim, res := t.Resources.Limits, t.Resources.Reservations
+	if lim.CPUs != "" {
+		if cs.NanoCPUs, err = v1alpha1.ParseCPUs(lim.CPUs); err != nil {
+			return cs, fmt.Errorf("spec.template.resources.limits.cpus: %w", err)
+		}
+	}
+	if res.CPUs != "" {
+		if cs.CPUReservationNanos, err = v1alpha1.ParseCPUs(res.CPUs); err != nil {
+			return cs, fmt.Errorf("spec.template.resources.reservations.cpus: %w", err)
+		}
+	}
+	if lim.Memory != "" {
+		if cs.MemoryBytes, err = v1alpha1.ParseMemory(lim.Memory); err != nil {
+			return cs, fmt.Errorf("spec.template.resources.limits.memory: %w", err)
+		}
+	}
+	if res.Memory != "" {
+		if cs.MemoryReservation, err = v1alpha1.ParseMemory(res.Memory); err != nil {
+			return cs, fmt.Errorf("spec.template.resources.reservations.memory: %w", err)
+		}
+	}
+	if hc := t.HealthCheck; hc != nil {
+		cs.Health = &HealthConfig{Test: hc.Command, Retries: int(deref(hc.Retries))}
+		cs.Health.Interval = dur(hc.Interval)
+		cs.Health.Timeout = dur(hc.Timeout)
+		cs.Health.StartPeriod = dur(hc.StartPeriod)
+		if caps.HealthStartInterval {
+			cs.Health.StartInterval = dur(hc.StartInterval)
+		}
+	}
+	return cs, nil
+}
+
+func dur(d *v1alpha1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

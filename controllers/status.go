@@ -1,0 +1,82 @@
+package controllers
+
+import (
+	"fmt"
+
+	"time"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// updateStatus rebuilds the status of a spec from what this reconcile
+// observed and did. Counts are of the observation, as Kubernetes reports
+// them: the next reconcile sees the effect of this one.
+func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.ScaleSpec, hash string, app []Container, plan Plan, now time.Time) {
+	var ready, updated, updatedReady int32
+	for _, c := range app {
+		current := c.Labels[v1alpha1.LabelTemplateHash] == hash
+		if IsReady(c) {
+			ready++
+			if current {
+				updatedReady++
+			}
+		}
+		if current && !IsFailed(c) {
+			updated++
+		}
+	}
+	want := *spec.Spec.Replicas
+	unavailable := spec.Spec.Strategy.MaxUnavailable.Resolve(want, false)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := &st.status
+	s.ObservedGeneration = spec.Metadata.Generation
+	s.Replicas = int32(len(app))
+	s.ReadyReplicas = ready
+	s.UpdatedReplicas = updated
+	s.Upstream = append([]string{}, st.appliedUpstream...)
+
+	if ready >= want-unavailable {
+		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionAvailable, v1alpha1.ConditionTrue,
+			"MinimumReplicasAvailable", fmt.Sprintf("%d of %d replicas ready", ready, want)))
+	} else {
+		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionAvailable, v1alpha1.ConditionFalse,
+			"MinimumReplicasUnavailable", fmt.Sprintf("%d of %d replicas ready, %d needed", ready, want, want-unavailable)))
+	}
+
+	// Progress is made whenever another replica of the current template
+	// turns ready; a rollout that makes none for progressDeadline stalls.
+	converged := plan.Converged() && updatedReady == want && int32(len(app)) == want
+	if hash != st.lastHash || updatedReady > st.lastReady || st.progressSince.IsZero() {
+		st.progressSince = now
+	}
+	st.lastHash, st.lastReady = hash, updatedReady
+	deadline := 10 * time.Minute
+	if d := spec.Spec.Strategy.ProgressDeadline; d != nil {
+		deadline = d.Duration
+	}
+	prev := v1alpha1.FindCondition(s.Conditions, v1alpha1.ConditionProgressing)
+	switch {
+	case converged:
+		if prev != nil && prev.Status == v1alpha1.ConditionTrue && prev.Reason == "ReplicasUpdating" {
+			r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonRolloutComplete, "all %d replicas run template %s and are ready", want, hash)
+		}
+		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionProgressing, v1alpha1.ConditionTrue,
+			"ReplicasUpToDate", fmt.Sprintf("%d replicas of template %s ready", want, hash)))
+	case now.Sub(st.progressSince) > deadline:
+		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionProgressing, v1alpha1.ConditionFalse,
+			"ProgressDeadlineExceeded", fmt.Sprintf("no new replica turned ready for %s; %d of %d updated replicas ready", deadline, updatedReady, want)))
+	default:
+		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionProgressing, v1alpha1.ConditionTrue,
+			"ReplicasUpdating", fmt.Sprintf("%d of %d updated replicas are available", updatedReady, want)))
+	}
+	if spec.Metadata.Generation != st.seenGeneration {
+		st.seenGeneration, st.changedAt = spec.Metadata.Generation, now
+	}
+	if converged && !st.changedAt.IsZero() {
+		r.Metrics.converged(name, now.Sub(st.changedAt))
+		st.changedAt = time.Time{}
+	}
+	r.Metrics.setReplicas(name, want, ready, updated, int32(len(st.appliedUpstream)))
+}
