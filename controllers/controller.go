@@ -12,6 +12,9 @@ import (
 	"github.com/scaler-dev/scaler/internal/workqueue"
 )
 
+// eventRecheck is how long after an event its spec is reconciled again.
+const eventRecheck = 300 * time.Millisecond
+
 // Controller feeds spec names to the Reconciler. File changes, Docker
 // events, API calls and a periodic resync only enqueue names: what to do
 // is always decided afresh from the spec and the Engine.
@@ -168,6 +171,10 @@ func (c *Controller) drain(ctx context.Context, events <-chan Event, errs <-chan
 			}
 			if name := ev.Labels[v1alpha1.LabelSpec]; name != "" {
 				c.Queue.Add(name)
+				// The Engine can send an event before its container list
+				// shows the change (a "die" while the list still says
+				// running); a second look shortly after catches that.
+				c.Queue.AddAfter(name, eventRecheck)
 			}
 		}
 	}

@@ -25,7 +25,8 @@ type PlanInput struct {
 	// Draining holds the IDs of containers already on their way out: they
 	// have left the upstream and wait for in-flight requests to finish.
 	Draining map[string]bool
-	// CreateBlocked is set while crash-loop back-off forbids new replicas.
+	// CreateBlocked is set while new replicas may not be created: during
+	// crash-loop back-off, or while dependencies are not ready.
 	CreateBlocked bool
 }
 
@@ -77,7 +78,7 @@ func (p Plan) String() string {
 		fmt.Fprintf(&b, "create %d\n", i)
 	}
 	if p.Blocked > 0 {
-		fmt.Fprintf(&b, "wait back-off for %d\n", p.Blocked)
+		fmt.Fprintf(&b, "hold %d until allowed to create\n", p.Blocked)
 	}
 	names := make([]string, len(p.Upstream))
 	for i, c := range p.Upstream {

@@ -88,7 +88,7 @@ func TestPlanReplicas(t *testing.T) {
 		name: "back-off holds the replacement",
 		in: PlanInput{Replicas: 2, TemplateHash: "a", CreateBlocked: true, Observed: []Container{
 			replica(1, "a", "exited"), replica(2, "a", "ready")}},
-		want: "remove web-1 (exited)\nwait back-off for 1\nupstream [web-2]\n",
+		want: "remove web-1 (exited)\nhold 1 until allowed to create\nupstream [web-2]\n",
 	}, {
 		name: "created but not started is started",
 		in: PlanInput{Replicas: 1, TemplateHash: "a", Observed: []Container{

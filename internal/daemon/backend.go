@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/internal/controlapi"
+	"github.com/scaler-dev/scaler/internal/specstore"
+)
+
+// backend answers the control API from the spec store (what is wanted)
+// and the reconciler (what was observed).
+type backend struct {
+	store      *specstore.Store
+	reconciler *controllers.Reconciler
+	runtime    controllers.Runtime
+	controller *controllers.Controller
+	events     *controllers.Recorder
+}
+
+var _ controlapi.Backend = (*backend)(nil)
+
+func (b *backend) List(ctx context.Context) ([]v1alpha1.ScaleSpec, error) {
+	names := b.store.Names()
+	sort.Strings(names)
+	out := make([]v1alpha1.ScaleSpec, 0, len(names))
+	for _, n := range names {
+		if s, err := b.Get(ctx, n); err == nil {
+			out = append(out, *s)
+		}
+	}
+	return out, nil
+}
+
+func (b *backend) Get(_ context.Context, name string) (*v1alpha1.ScaleSpec, error) {
+	spec, _, ok := b.store.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("scalespec %q: %w; `scalectl get` lists the specs", name, controlapi.ErrNotFound)
+	}
+	spec.Default()
+	if st, ok := b.reconciler.Status(name); ok {
+		spec.Status = &st
+	} else {
+		spec.Status = &v1alpha1.Status{}
+	}
+	return spec, nil
+}
+
+func (b *backend) Replicas(ctx context.Context, name string) ([]v1alpha1.ReplicaInfo, error) {
+	spec, err := b.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	all, err := b.runtime.ListManaged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inUpstream := map[string]bool{}
+	for _, n := range spec.Status.Upstream {
+		inUpstream[n] = true
+	}
+	var out []v1alpha1.ReplicaInfo
+	for _, c := range all {
+		if c.Labels[v1alpha1.LabelSpec] != name {
+			continue
+		}
+		id := c.ID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		out = append(out, v1alpha1.ReplicaInfo{
+			Name: c.Name, ID: id, Role: c.Labels[v1alpha1.LabelRole], State: c.State, Health: c.Health,
+			TemplateHash: c.Labels[v1alpha1.LabelTemplateHash], Revision: c.Labels[v1alpha1.LabelRevision],
+			InUpstream: inUpstream[c.Name], Draining: b.reconciler.Draining(name, c.ID), Created: c.Created,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Role != out[j].Role {
+			return out[i].Role == v1alpha1.RoleLB
+		}
+		// web-2 before web-10: same prefix, so shorter is smaller.
+		if len(out[i].Name) != len(out[j].Name) {
+			return len(out[i].Name) < len(out[j].Name)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+func (b *backend) Apply(_ context.Context, docs []byte, dryRun bool) ([]controlapi.ApplyResult, error) {
+	results, err := b.store.Apply(docs, dryRun)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", controlapi.ErrInvalid, err)
+	}
+	out := make([]controlapi.ApplyResult, len(results))
+	for i, r := range results {
+		out[i] = controlapi.ApplyResult{Name: r.Name, Action: r.Action}
+		if !dryRun {
+			b.controller.Enqueue(r.Name)
+		}
+	}
+	return out, nil
+}
+
+func (b *backend) Scale(_ context.Context, name string, replicas int32) error {
+	if replicas < 0 {
+		return fmt.Errorf("%w: --replicas=%d: replicas must be 0 or more", controlapi.ErrInvalid, replicas)
+	}
+	if err := b.store.SetReplicas(name, replicas); err != nil {
+		return storeError(name, err)
+	}
+	b.controller.Enqueue(name)
+	return nil
+}
+
+func (b *backend) Delete(_ context.Context, name string) error {
+	if err := b.store.Delete(name); err != nil {
+		return storeError(name, err)
+	}
+	b.controller.Enqueue(name)
+	return nil
+}
+
+func (b *backend) Events(_ context.Context, spec string) ([]v1alpha1.Event, error) {
+	return b.events.List(spec), nil
+}
+
+func storeError(name string, err error) error {
+	if errors.Is(err, specstore.ErrNotFound) {
+		return fmt.Errorf("scalespec %q: %w", name, controlapi.ErrNotFound)
+	}
+	return fmt.Errorf("%w: %v", controlapi.ErrInvalid, err)
+}
