@@ -1,0 +1,253 @@
+// Package loadgen sends a steady HTTP load and counts what comes back: the
+// zero-downtime tests and `scalectl loadtest` both stand on it, so "no
+// request failed" means the same thing everywhere.
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options shape a load.
+type Options struct {
+	URL string
+	// Rate is requests per second; 0 runs a closed loop, each worker
+	// sending its next request as soon as the last one is answered.
+	Rate float64
+	// Concurrency is the number of workers (and at most that many
+	// requests in flight).
+	Concurrency int
+	// Duration and Requests bound the run; whichever is reached first ends
+	// it. Zero means no bound of that kind (ctx then ends the run).
+	Duration time.Duration
+	Requests int64
+	// Timeout bounds one request.
+	Timeout time.Duration
+	// AllowRemote lets URL name a host other than loopback.
+	AllowRemote bool
+}
+
+// Result is what a run measured.
+type Result struct {
+	Requests  int64            `json:"requests"`
+	Successes int64            `json:"successes"`
+	Failures  int64            `json:"failures"`
+	ByKind    map[string]int64 `json:"failuresByKind"`
+	Instances map[string]int64 `json:"instances"`
+	Elapsed   time.Duration    `json:"elapsedNanos"`
+	Latency   Latency          `json:"latency"`
+	latencies []time.Duration
+}
+
+// Latency summarises successful request latencies.
+type Latency struct {
+	P50 time.Duration `json:"p50"`
+	P90 time.Duration `json:"p90"`
+	P99 time.Duration `json:"p99"`
+	Max time.Duration `json:"max"`
+}
+
+// Throughput is requests answered per second.
+func (r *Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// CheckTarget refuses a URL that is not on loopback unless remote targets
+// are allowed: this tool is for one's own machine.
+func CheckTarget(raw string, allowRemote bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("URL %q: give an absolute http:// URL such as http://127.0.0.1:8080/", raw)
+	}
+	if allowRemote {
+		return nil
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("URL %q is not on this machine (127.0.0.0/8, ::1 or localhost); pass --allow-remote to load another host", raw)
+}
+
+// Run sends the load until its bound or ctx ends. progress, if set, is
+// called about every interval with the counts so far.
+func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) {
+	if err := CheckTarget(o.URL, o.AllowRemote); err != nil {
+		return Result{}, err
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	client := &http.Client{
+		Timeout: o.Timeout,
+		Transport: &http.Transport{
+			MaxIdleConns:        o.Concurrency,
+			MaxIdleConnsPerHost: o.Concurrency,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}
+	defer client.CloseIdleConnections()
+
+	var mu sync.Mutex
+	res := Result{ByKind: map[string]int64{}, Instances: map[string]int64{}}
+	var issued int64
+	take := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Requests > 0 && issued >= o.Requests {
+			return false
+		}
+		issued++
+		return true
+	}
+
+	var ticks <-chan time.Time
+	if o.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
+		defer t.Stop()
+		ticks = t.C
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if ticks != nil {
+					select {
+					case <-ctx.Done():
+						return
+					case <-ticks:
+					}
+				}
+				if ctx.Err() != nil || !take() {
+					return
+				}
+				began := time.Now()
+				instance, kind := once(ctx, client, o.URL)
+				if kind == "canceled" {
+					return // the run ended mid-request; not the server's fault
+				}
+				took := time.Since(began)
+				mu.Lock()
+				res.Requests++
+				if kind == "" {
+					res.Successes++
+					res.latencies = append(res.latencies, took)
+					if instance != "" {
+						res.Instances[instance]++
+					}
+				} else {
+					res.Failures++
+					res.ByKind[kind]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	if progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					mu.Lock()
+					snap := Result{Requests: res.Requests, Successes: res.Successes, Failures: res.Failures, Elapsed: time.Since(start)}
+					mu.Unlock()
+					progress(snap)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	res.Latency = summarise(res.latencies)
+	return res, nil
+}
+
+// once sends one GET and classifies the outcome: kind is "" for a 2xx.
+func once(ctx context.Context, client *http.Client, target string) (instance, kind string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return "", "other"
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", Classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", Classify(ctx, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return "", fmt.Sprintf("status %d", resp.StatusCode)
+	}
+	var served struct {
+		ServedBy struct {
+			Instance string `json:"instance"`
+		} `json:"served_by"`
+	}
+	if json.Unmarshal(body, &served) == nil {
+		instance = served.ServedBy.Instance
+	}
+	return instance, ""
+}
+
+// Classify names a transport error the way an operator reads it.
+func Classify(ctx context.Context, err error) string {
+	var netErr net.Error
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return "canceled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed"
+	}
+	return "other"
+}
+
+func summarise(ls []time.Duration) Latency {
+	if len(ls) == 0 {
+		return Latency{}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+	at := func(q float64) time.Duration { return ls[min(len(ls)-1, int(q*float64(len(ls))))] }
+	return Latency{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: ls[len(ls)-1]}
+}
