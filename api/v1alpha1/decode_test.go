@@ -156,7 +156,7 @@ spec: {template: {image: demoapp:dev}}
   template: {image: demoapp:dev}
 status:
   ready: 3
-`, []string{`web.yaml:8: status.ready: unknown field; the fields here are observedGeneration, replicas, readyReplicas, updatedReplicas, upstream, currentRevision, conditions`}},
+`, []string{`web.yaml:8: status.ready: unknown field; the fields here are observedGeneration, replicas, readyReplicas, updatedReplicas, updatedReadyReplicas, upstream, currentRevision, backoff, conditions`}},
 		{"key that is not a string", header + `spec:
   template: {image: demoapp:dev}
   ? [a, b]
