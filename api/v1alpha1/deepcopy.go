@@ -66,6 +66,7 @@ func (st *Status) DeepCopy() *Status {
 	out := *st
 	out.Upstream = slices.Clone(st.Upstream)
 	out.Conditions = slices.Clone(st.Conditions)
+	out.Backoff = copyPtr(st.Backoff)
 	return &out
 }
 

@@ -14,6 +14,15 @@ func TemplateHash(t Template) string {
 	return shortHash(t)
 }
 
+// RestartHash folds a `rollout restart` marker into a template hash, so
+// that every replica is replaced although the template did not change.
+func RestartHash(templateHash, restartedAt string) string {
+	if restartedAt == "" {
+		return templateHash
+	}
+	return shortHash(templateHash + "/" + restartedAt)
+}
+
 // LoadBalancerHash identifies the container-level settings of a load
 // balancer (image and published address). Settings that nginx can reload
 // (algorithm, maxFails, failTimeout) are left out, so changing them never

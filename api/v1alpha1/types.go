@@ -129,13 +129,24 @@ var Algorithms = []string{AlgorithmLeastConn, AlgorithmRoundRobin, AlgorithmIPHa
 
 // Status is what scalerd observed; it can always be rebuilt from the Engine.
 type Status struct {
-	ObservedGeneration int64       `json:"observedGeneration"`
-	Replicas           int32       `json:"replicas"`
-	ReadyReplicas      int32       `json:"readyReplicas"`
-	UpdatedReplicas    int32       `json:"updatedReplicas"`
-	Upstream           []string    `json:"upstream"`
-	CurrentRevision    int64       `json:"currentRevision,omitempty"`
-	Conditions         []Condition `json:"conditions,omitempty"`
+	ObservedGeneration int64 `json:"observedGeneration"`
+	Replicas           int32 `json:"replicas"`
+	ReadyReplicas      int32 `json:"readyReplicas"`
+	UpdatedReplicas    int32 `json:"updatedReplicas"`
+	// UpdatedReadyReplicas are replicas of the current template that are
+	// ready; a rollout is done when it equals the desired replicas.
+	UpdatedReadyReplicas int32       `json:"updatedReadyReplicas"`
+	Upstream             []string    `json:"upstream"`
+	CurrentRevision      int64       `json:"currentRevision,omitempty"`
+	Backoff              *Backoff    `json:"backoff,omitempty"`
+	Conditions           []Condition `json:"conditions,omitempty"`
+}
+
+// Backoff reports a crash loop: replicas of the current template keep
+// failing, and replacements wait until Until.
+type Backoff struct {
+	Failures int32     `json:"failures"`
+	Until    time.Time `json:"until"`
 }
 
 // Condition types reported on a spec.
