@@ -173,8 +173,11 @@ func (c *Controller) drain(ctx context.Context, events <-chan Event, errs <-chan
 				c.Queue.Add(name)
 				// The Engine can send an event before its container list
 				// shows the change (a "die" while the list still says
-				// running); a second look shortly after catches that.
-				c.Queue.AddAfter(name, eventRecheck)
+				// running); a second look shortly after catches that. It
+				// has a timer of its own: the queue's AddAfter keeps the
+				// earliest pending time, so a recheck due for an earlier
+				// event would come too soon for this one.
+				time.AfterFunc(eventRecheck, func() { c.Queue.Add(name) })
 			}
 		}
 	}

@@ -18,6 +18,7 @@ type Metrics struct {
 	upstream          *prometheus.GaugeVec
 	created           *prometheus.CounterVec
 	failed            *prometheus.CounterVec
+	replaced          *prometheus.CounterVec
 	reloads           *prometheus.CounterVec
 	eventReconnects   prometheus.Counter
 	convergeSeconds   *prometheus.HistogramVec
@@ -53,7 +54,10 @@ func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
 			Name: "scaler_replicas_created_total", Help: "Replicas created (scale-ups, rollouts and replacements).",
 		}, []string{"spec"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scaler_replica_failures_total", Help: "Replicas that exited or turned unhealthy and were replaced.",
+			Name: "scaler_replica_failures_total", Help: "Replicas that exited or turned unhealthy (scaler's restarts: a failed replica is replaced, never restarted in place).",
+		}, []string{"spec"}),
+		replaced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_replica_replacements_total", Help: "Replicas created to replace a failed one; failures minus replacements are waiting out back-off.",
 		}, []string{"spec"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scaler_nginx_reloads_total", Help: "nginx reloads by spec and result (success, failure).",
@@ -62,12 +66,12 @@ func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
 			Name: "scaler_docker_event_stream_reconnects_total", Help: "Times the Docker events stream was re-opened.",
 		}),
 		convergeSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "scaler_spec_converge_seconds", Help: "Time from a spec change to its replicas and upstream matching it.",
+			Name: "scaler_spec_converge_seconds", Help: "Time from the spec store seeing a new generation of a spec to its replicas and upstream matching it.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
 		}, []string{"spec"}),
 	}
 	reg.MustRegister(m.reconciles, m.reconcileDuration, m.queueDepth, m.desired, m.ready, m.updated,
-		m.upstream, m.created, m.failed, m.reloads, m.eventReconnects, m.convergeSeconds)
+		m.upstream, m.created, m.failed, m.replaced, m.reloads, m.eventReconnects, m.convergeSeconds)
 	return m
 }
 
@@ -102,6 +106,12 @@ func (m *Metrics) replicasCreated(spec string, n int) {
 func (m *Metrics) replicaFailed(spec string) {
 	if m != nil {
 		m.failed.WithLabelValues(spec).Inc()
+	}
+}
+
+func (m *Metrics) replicaReplaced(spec string) {
+	if m != nil {
+		m.replaced.WithLabelValues(spec).Inc()
 	}
 }
 

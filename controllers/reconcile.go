@@ -33,6 +33,17 @@ type SpecSource interface {
 	Defined(name string) bool
 }
 
+// RevisionHistory numbers the templates a spec runs, so that a rollout
+// can be undone, and holds `rollout restart` markers.
+type RevisionHistory interface {
+	// Record makes hash the current revision and returns its number.
+	Record(spec, hash string, t v1alpha1.Template, limit int) (int64, error)
+	// RestartedAt is the spec's restart marker, "" if never restarted.
+	RestartedAt(spec string) string
+	// Forget drops the history of a deleted spec.
+	Forget(spec string) error
+}
+
 // Result tells the controller when to look at a spec again.
 type Result struct {
 	// RequeueAfter, if positive, reconciles the spec again after it, even if
@@ -69,6 +80,8 @@ type Reconciler struct {
 	Log     logr.Logger
 	Events  *Recorder
 	Metrics *Metrics
+	// History, if set, numbers revisions and holds restart markers.
+	History RevisionHistory
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
@@ -95,9 +108,13 @@ type specState struct {
 	progressSince time.Time
 	lastReady     int32
 	lastHash      string
+	// completedHash is the template whose rollout last completed.
+	completedHash string
 	// changedAt is when a new generation was first seen, until it converges.
 	seenGeneration int64
 	changedAt      time.Time
+	// change is when the spec store last reported a new generation.
+	change specChange
 }
 
 // crashLoop counts consecutive failures of replicas of one template.
@@ -105,6 +122,9 @@ type crashLoop struct {
 	count     int
 	lastCrash time.Time
 	counted   map[string]bool
+	// failed maps a failed replica's name to how it failed, until its
+	// replacement is created.
+	failed map[string]string
 }
 
 // NewReconciler wires a reconciler.
@@ -167,6 +187,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (Result, error)
 	start := r.Now()
 	res, err := r.reconcile(logr.NewContext(ctx, log), name)
 	r.Metrics.observeReconcile(name, r.Now().Sub(start), err)
+	log.V(2).Info("reconciled", "duration", r.Now().Sub(start), "requeueAfter", res.RequeueAfter, "error", err)
 	return res, err
 }
 
@@ -220,7 +241,10 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 		return Result{}, err
 	}
 
-	hash := v1alpha1.TemplateHash(spec.Spec.Template)
+	hash, revision, err := r.revision(spec)
+	if err != nil {
+		return Result{}, err
+	}
 	replicas := *spec.Spec.Replicas
 	now := r.Now()
 	backoffUntil := r.trackCrashes(name, st, hash, app, now)
@@ -255,8 +279,10 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 			return Result{}, err
 		}
 	} else {
+		// No load balancer, no upstream: the replicas are reached by
+		// their network alias (redis, say).
 		r.removeAll(ctx, lbs, 0)
-		st.appliedUpstream = readyNames(plan.Upstream)
+		st.appliedUpstream = nil
 	}
 
 	wait, err := r.removeReplicas(ctx, spec, st, lb, plan.Remove, now)
@@ -264,7 +290,8 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 		return Result{}, err
 	}
 	result.RequeueAfter = wait
-	if err := r.startAndCreate(ctx, spec, hash, plan); err != nil {
+	r.setRevision(st, hash, revision, backoffUntil, now)
+	if err := r.startAndCreate(ctx, spec, hash, revision, plan); err != nil {
 		r.updateStatus(name, st, spec, hash, app, plan, now)
 		return Result{}, err
 	}
@@ -291,6 +318,38 @@ func (r *Reconciler) setConditions(st *specState, conds []v1alpha1.Condition) {
 	r.mu.Lock()
 	st.status.Conditions = conds
 	r.mu.Unlock()
+}
+
+// revision returns the template hash replicas must carry (the template's,
+// with a `rollout restart` marker folded in) and its revision number.
+func (r *Reconciler) revision(spec *v1alpha1.ScaleSpec) (string, int64, error) {
+	name := spec.Metadata.Name
+	hash := v1alpha1.TemplateHash(spec.Spec.Template)
+	if r.History == nil {
+		return hash, 0, nil
+	}
+	hash = v1alpha1.RestartHash(hash, r.History.RestartedAt(name))
+	limit := 10
+	if l := spec.Spec.RevisionHistoryLimit; l != nil {
+		limit = int(*l)
+	}
+	rev, err := r.History.Record(name, hash, spec.Spec.Template, limit)
+	if err != nil {
+		return "", 0, fmt.Errorf("recording revision: %w", err)
+	}
+	return hash, rev, nil
+}
+
+// setRevision records the current revision and any crash-loop back-off in
+// the status.
+func (r *Reconciler) setRevision(st *specState, hash string, revision int64, backoffUntil, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.status.CurrentRevision = revision
+	st.status.Backoff = nil
+	if loop := st.crash[hash]; loop != nil && now.Before(backoffUntil) {
+		st.status.Backoff = &v1alpha1.Backoff{Failures: int32(loop.count), Until: backoffUntil.UTC()}
+	}
 }
 
 func (r *Reconciler) ensureNetwork(ctx context.Context, st *specState, network string) error {
@@ -342,6 +401,8 @@ func (r *Reconciler) trackCrashes(name string, st *specState, hash string, app [
 			}
 			r.Events.Eventf(name, "replica/"+c.Name, v1alpha1.EventWarning, reason, "replica %s %s; it left the upstream and is replaced", c.Name, what)
 			r.Metrics.replicaFailed(name)
+			loop.noteFailure(c.Name, what)
+			r.Log.Info("replica failed", "spec", name, "replica", c.Name, "state", c.State, "health", c.Health)
 		}
 	}
 	if loop.count <= 1 {
@@ -562,6 +623,8 @@ func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec
 	if !equalStrings(prev, names) {
 		log.Info("updated upstream", "action", "updateUpstream", "upstream", names)
 		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventNormal, ReasonUpstreamUpdated, "upstream is now [%s]", strings.Join(names, " "))
+	} else {
+		log.Info("reloaded load balancer", "action", "reload", "replica", lb.Name)
 	}
 	return nil
 }
@@ -633,6 +696,7 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 	}
 	var mu sync.Mutex
 	var errs []error
+	var scaledDown []string
 	var wg sync.WaitGroup
 	for _, c := range ready {
 		wg.Add(1)
@@ -656,11 +720,17 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 			delete(st.drainStart, c.ID)
 			r.mu.Unlock()
 			log.Info("removed replica", "action", "remove", "replica", c.Name)
+			// A failed replica's removal is part of its replacement,
+			// which ReplicaFailed and ReplicaReplaced report.
+			if !IsFailed(c) {
+				scaledDown = append(scaledDown, c.Name)
+			}
 		}()
 	}
 	wg.Wait()
-	if n := len(ready) - len(errs); n > 0 {
-		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledDown, "removed %d replica(s): %s", n, strings.Join(readyNames(ready), ", "))
+	if len(scaledDown) > 0 {
+		sort.Strings(scaledDown)
+		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledDown, "removed %d replica(s): %s", len(scaledDown), strings.Join(scaledDown, ", "))
 	}
 	return wait, errors.Join(errs...)
 }
@@ -678,7 +748,7 @@ func (r *Reconciler) oldWorkersGone(ctx context.Context, lb Container) bool {
 
 // startAndCreate starts replicas left created and creates new ones, all at
 // once so that a large scale-up does not go one container at a time.
-func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpec, hash string, plan Plan) error {
+func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpec, hash string, revision int64, plan Plan) error {
 	log := logr.FromContextOrDiscard(ctx)
 	name := spec.Metadata.Name
 	var mu sync.Mutex
@@ -693,14 +763,16 @@ func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpe
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("starting replica %s: %w", c.Name, err))
 				mu.Unlock()
+				return
 			}
+			log.Info("started replica", "action", "start", "replica", c.Name)
 		}()
 	}
 	for _, index := range plan.Create {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs, err := ReplicaContainerSpec(spec, hash, index, r.Runtime.Capabilities())
+			cs, err := ReplicaContainerSpec(spec, hash, revision, index, r.Runtime.Capabilities())
 			if err == nil {
 				err = r.createAndStart(ctx, cs)
 			}
@@ -715,10 +787,10 @@ func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpe
 		}()
 	}
 	wg.Wait()
-	if len(created) > 0 {
-		sort.Strings(created)
-		r.Metrics.replicasCreated(name, len(created))
-		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledUp, "created %d replica(s): %s", len(created), strings.Join(created, ", "))
+	sort.Strings(created)
+	r.Metrics.replicasCreated(name, len(created))
+	if scaledUp := r.reportReplacements(name, hash, created, plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
+		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledUp, "created %d replica(s): %s", len(scaledUp), strings.Join(scaledUp, ", "))
 	}
 	if err := errors.Join(errs...); err != nil {
 		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventWarning, ReasonCreateFailed, "%v", err)
@@ -750,7 +822,9 @@ func (r *Reconciler) removeAll(ctx context.Context, cs []Container, grace time.D
 		}
 		if err := r.Runtime.RemoveContainer(ctx, c.ID); err != nil {
 			log.Error(err, "removing container", "replica", c.Name)
+			continue
 		}
+		log.Info("removed container", "action", "remove", "replica", c.Name)
 	}
 }
 
@@ -796,6 +870,11 @@ func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *spec
 		return Result{RequeueAfter: wait}, nil
 	}
 	r.removeAll(ctx, lbs, time.Second)
+	if r.History != nil {
+		if err := r.History.Forget(name); err != nil {
+			log.Error(err, "forgetting revision history")
+		}
+	}
 	r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonDeleted, "spec %s and all its containers removed", name)
 	return Result{RequeueAfter: drainPoll}, nil
 }

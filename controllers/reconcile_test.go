@@ -330,3 +330,39 @@ func TestReconcileLeavesABrokenSpecsContainersAlone(t *testing.T) {
 		t.Errorf("SpecValid = %+v", c)
 	}
 }
+
+func TestRolloutCompleteIsRecordedOncePerTemplate(t *testing.T) {
+	spec := testSpec(1)
+	h := newHarness(t, spec)
+	converge(h)
+	count := func() int {
+		n := 0
+		for _, e := range h.r.Events.List("web") {
+			if e.Reason == ReasonRolloutComplete {
+				n += e.Count
+			}
+		}
+		return n
+	}
+	spec.Spec.Template.Image = "demoapp:v2"
+	for range 6 { // surge, ready, drain, remove
+		h.mustReconcile()
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			h.rt.set(n, StateRunning, HealthHealthy)
+		}
+		h.now = h.now.Add(time.Second)
+	}
+	if got := count(); got != 1 {
+		t.Fatalf("RolloutComplete recorded %d times after one rollout, want 1", got)
+	}
+	h.rt.set("web-2", StateExited, "")
+	for range 3 {
+		h.mustReconcile()
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			h.rt.set(n, StateRunning, HealthHealthy)
+		}
+	}
+	if got := count(); got != 1 {
+		t.Errorf("replacing a crashed replica recorded another RolloutComplete (%d)", got)
+	}
+}

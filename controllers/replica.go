@@ -14,7 +14,7 @@ import (
 // container's own, restart policy "no" (scalerd replaces replicas; the
 // engine restarting them behind its back would hide crashes), and no
 // published port: only the load balancer is reachable from the host.
-func ReplicaContainerSpec(spec *v1alpha1.ScaleSpec, hash string, index int, caps Capabilities) (ContainerSpec, error) {
+func ReplicaContainerSpec(spec *v1alpha1.ScaleSpec, hash string, revision int64, index int, caps Capabilities) (ContainerSpec, error) {
 	t := spec.Spec.Template
 	name := spec.Metadata.Name
 	cs := ContainerSpec{
@@ -35,8 +35,8 @@ func ReplicaContainerSpec(spec *v1alpha1.ScaleSpec, hash string, index int, caps
 	if t.StopGracePeriod != nil {
 		cs.StopTimeout = t.StopGracePeriod.Duration
 	}
-	if spec.Status != nil && spec.Status.CurrentRevision > 0 {
-		cs.Labels[v1alpha1.LabelRevision] = strconv.FormatInt(spec.Status.CurrentRevision, 10)
+	if revision > 0 {
+		cs.Labels[v1alpha1.LabelRevision] = strconv.FormatInt(revision, 10)
 	}
 	// The instance name lets demoapp-like apps report which replica served
 	// a request; an explicit env entry wins.

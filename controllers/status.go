@@ -35,6 +35,7 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 	s.Replicas = int32(len(app))
 	s.ReadyReplicas = ready
 	s.UpdatedReplicas = updated
+	s.UpdatedReadyReplicas = updatedReady
 	s.Upstream = append([]string{}, st.appliedUpstream...)
 
 	if ready >= want-unavailable {
@@ -56,12 +57,14 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 	if d := spec.Spec.Strategy.ProgressDeadline; d != nil {
 		deadline = d.Duration
 	}
-	prev := v1alpha1.FindCondition(s.Conditions, v1alpha1.ConditionProgressing)
 	switch {
 	case converged:
-		if prev != nil && prev.Status == v1alpha1.ConditionTrue && prev.Reason == "ReplicasUpdating" {
+		// A rollout is complete once per template: replacing a crashed
+		// replica or scaling converges too, but completes no rollout.
+		if st.completedHash != "" && st.completedHash != hash {
 			r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonRolloutComplete, "all %d replicas run template %s and are ready", want, hash)
 		}
+		st.completedHash = hash
 		s.Conditions = v1alpha1.SetCondition(s.Conditions, r.condition(v1alpha1.ConditionProgressing, v1alpha1.ConditionTrue,
 			"ReplicasUpToDate", fmt.Sprintf("%d replicas of template %s ready", want, hash)))
 	case now.Sub(st.progressSince) > deadline:
@@ -72,7 +75,7 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 			"ReplicasUpdating", fmt.Sprintf("%d of %d updated replicas are available", updatedReady, want)))
 	}
 	if spec.Metadata.Generation != st.seenGeneration {
-		st.seenGeneration, st.changedAt = spec.Metadata.Generation, now
+		st.seenGeneration, st.changedAt = spec.Metadata.Generation, st.changeStart(spec.Metadata.Generation, now)
 	}
 	if converged && !st.changedAt.IsZero() {
 		r.Metrics.converged(name, now.Sub(st.changedAt))

@@ -26,6 +26,9 @@ var verbs = []func(*Options) *cobra.Command{
 	newScaleCommand,
 	newDeleteCommand,
 	newEventsCommand,
+	newRolloutCommand,
+	newTopCommand,
+	newLoadtestCommand,
 }
 
 // Options are the global flags, shared by every verb.
@@ -72,7 +75,8 @@ func NewRootCommand() *cobra.Command {
 		Use:   "scalectl",
 		Short: "Steer scalerd: apply specs, scale, roll out, inspect",
 		Long: `scalectl is the client of scalerd, the daemon that keeps the ScaleSpecs of a
-directory running on Docker behind nginx.`,
+directory running on Docker behind nginx.
+` + completionHelp,
 		// Errors are printed once, by run, with a pointer to --help for
 		// usage errors only; a validation error needs no usage text.
 		SilenceErrors: true,
@@ -84,6 +88,7 @@ directory running on Docker behind nginx.`,
 	for _, verb := range verbs {
 		root.AddCommand(verb(o))
 	}
+	addSpecNameCompletion(root, o)
 	return root
 }
 

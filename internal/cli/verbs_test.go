@@ -62,6 +62,24 @@ func (b *stubBackend) Events(context.Context, string) ([]v1alpha1.Event, error) 
 	return []v1alpha1.Event{{Type: "Normal", Reason: "ScaledUp", Object: "scalespec/web", Message: "created 2 replica(s)", Count: 1, LastTimestamp: time.Now()}}, nil
 }
 
+func (b *stubBackend) RolloutHistory(context.Context, string) ([]controlapi.RolloutRevision, error) {
+	return []controlapi.RolloutRevision{
+		{Revision: 1, Hash: "aaa", Template: v1alpha1.Template{Image: "demoapp:v1"}},
+		{Revision: 2, Hash: "bbb", Current: true, Template: v1alpha1.Template{Image: "demoapp:v2"}},
+	}, nil
+}
+
+func (b *stubBackend) RolloutUndo(_ context.Context, _ string, to int64) (controlapi.UndoResult, error) {
+	if to == 0 {
+		to = 1
+	}
+	return controlapi.UndoResult{Revision: to}, nil
+}
+
+func (b *stubBackend) RolloutRestart(context.Context, string) error { return nil }
+
+func (b *stubBackend) Sync(context.Context) error { return nil }
+
 func serveStub(t *testing.T) (*stubBackend, string) {
 	t.Helper()
 	replicas := int32(2)

@@ -44,6 +44,8 @@ type Backend interface {
 	Scale(ctx context.Context, name string, replicas int32) error
 	Delete(ctx context.Context, name string) error
 	Events(ctx context.Context, spec string) ([]v1alpha1.Event, error)
+	RolloutBackend
+	TopBackend
 }
 
 // errorBody is how errors travel.

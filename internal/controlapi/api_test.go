@@ -69,6 +69,46 @@ func (m *memBackend) Events(context.Context, string) ([]v1alpha1.Event, error) {
 	return []v1alpha1.Event{{Reason: "ScaledUp"}}, nil
 }
 
+func (m *memBackend) RolloutHistory(context.Context, string) ([]RolloutRevision, error) {
+	return []RolloutRevision{{Revision: 1}, {Revision: 2, Current: true}}, nil
+}
+
+func (m *memBackend) RolloutUndo(_ context.Context, _ string, to int64) (UndoResult, error) {
+	if to == 9 {
+		return UndoResult{}, fmt.Errorf("%w: no revision 9", ErrInvalid)
+	}
+	return UndoResult{Revision: 1}, nil
+}
+
+func (m *memBackend) RolloutRestart(context.Context, string) error { return nil }
+
+func (m *memBackend) Sync(context.Context) error { return nil }
+
+func TestRolloutCalls(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: NewHandler(&memBackend{}, logr.Discard())}
+	go srv.Serve(l)
+	defer srv.Close()
+	c := NewClient(sock)
+	ctx := context.Background()
+	if revs, err := c.RolloutHistory(ctx, "web"); err != nil || len(revs) != 2 || !revs[1].Current {
+		t.Errorf("history = %+v, %v", revs, err)
+	}
+	if res, err := c.RolloutUndo(ctx, "web", 0); err != nil || res.Revision != 1 {
+		t.Errorf("undo = %+v, %v", res, err)
+	}
+	if _, err := c.RolloutUndo(ctx, "web", 9); !errors.Is(err, ErrInvalid) {
+		t.Errorf("undo to a missing revision: %v", err)
+	}
+	if err := c.RolloutRestart(ctx, "web"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestClientServerOverUnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s.sock")
 	l, err := Listen(sock)

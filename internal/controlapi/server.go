@@ -60,6 +60,8 @@ func NewHandler(b Backend, log logr.Logger) http.Handler {
 		events, err := b.Events(r.Context(), r.URL.Query().Get("spec"))
 		reply(w, log, events, err)
 	})
+	registerRollout(mux, b, log)
+	registerTop(mux, b, log)
 	return mux
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 	"github.com/scaler-dev/scaler/controllers"
 	"github.com/scaler-dev/scaler/internal/controlapi"
+	"github.com/scaler-dev/scaler/internal/history"
 	"github.com/scaler-dev/scaler/internal/specstore"
 )
 
@@ -20,6 +21,7 @@ type backend struct {
 	runtime    controllers.Runtime
 	controller *controllers.Controller
 	events     *controllers.Recorder
+	history    *history.Store
 }
 
 var _ controlapi.Backend = (*backend)(nil)

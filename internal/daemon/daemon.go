@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/scaler-dev/scaler/controllers"
 	"github.com/scaler-dev/scaler/internal/controlapi"
 	"github.com/scaler-dev/scaler/internal/docker"
+	"github.com/scaler-dev/scaler/internal/history"
 	"github.com/scaler-dev/scaler/internal/specstore"
 )
 
@@ -53,14 +55,23 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
+	hist, err := history.Open(filepath.Join(o.StateDir, "history"))
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var ctl *controllers.Controller
 	metrics := controllers.NewMetrics(reg, func() float64 { return float64(ctl.Queue.Len()) })
 	recorder := controllers.NewRecorder(1000)
 	reconciler := controllers.NewReconciler(rt, store, log.WithName("controller"), recorder, metrics)
+	reconciler.History = hist
 	ctl = controllers.NewController(reconciler, log.WithName("controller"))
-	store.OnChange(ctl.Enqueue)
+	store.OnChange(func(name string) {
+		reconciler.SpecChanged(name) // starts scaler_spec_converge_seconds' clock
+		ctl.Enqueue(name)
+	})
 
 	apiListener, err := controlapi.Listen(o.Socket)
 	if err != nil {
@@ -73,7 +84,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var ready atomic.Bool
-	backend := &backend{store: store, reconciler: reconciler, runtime: rt, controller: ctl, events: recorder}
+	backend := &backend{store: store, reconciler: reconciler, runtime: rt, controller: ctl, events: recorder, history: hist}
 	apiServer := &http.Server{Handler: controlapi.NewHandler(backend, log.WithName("api")), ReadHeaderTimeout: 10 * time.Second}
 	metricsServer := &http.Server{Handler: metricsMux(reg, &ready), ReadHeaderTimeout: 10 * time.Second}
 

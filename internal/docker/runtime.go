@@ -209,7 +209,9 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name string) error {
 	}
 	_, err = r.client.NetworkCreate(ctx, name, network.CreateOptions{
 		Driver: "bridge",
-		Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue},
+		// The instance label lets `make down` and test clean-up remove the
+		// networks their daemon made, and no other.
+		Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue, v1alpha1.LabelInstance: r.instance},
 	})
 	// Another process (a second scalerd, a user) may have won the race.
 	if err != nil && !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {

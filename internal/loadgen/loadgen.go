@@ -36,7 +36,30 @@ type Options struct {
 	Timeout time.Duration
 	// AllowRemote lets URL name a host other than loopback.
 	AllowRemote bool
+	// OnSample, if set, is called with every answered or failed request,
+	// from the worker that sent it (so concurrently): the benchmarks cut a
+	// run into time windows with it, around a change made mid-run.
+	OnSample func(Sample)
 }
+
+// Sample is one request's outcome.
+type Sample struct {
+	// Start is when the request was sent; Start+Latency is when its
+	// answer (or error) arrived.
+	Start   time.Time
+	Latency time.Duration
+	// Kind is "" for a 2xx, else the failure's kind as in
+	// Result.ByKind ("status 502", "connection refused", ...).
+	Kind string
+	// Instance and Host are served_by.instance and served_by.hostname of
+	// the answer. Host tells a replacement from the replica it replaced
+	// when both carry the same instance name.
+	Instance string
+	Host     string
+}
+
+// End is when the answer arrived.
+func (s Sample) End() time.Time { return s.Start.Add(s.Latency) }
 
 // Result is what a run measured.
 type Result struct {
@@ -150,11 +173,14 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 					return
 				}
 				began := time.Now()
-				instance, kind := once(ctx, client, o.URL)
+				instance, host, kind := once(ctx, client, o.URL)
 				if kind == "canceled" {
 					return // the run ended mid-request; not the server's fault
 				}
 				took := time.Since(began)
+				if o.OnSample != nil {
+					o.OnSample(Sample{Start: began, Latency: took, Kind: kind, Instance: instance, Host: host})
+				}
 				mu.Lock()
 				res.Requests++
 				if kind == "" {
@@ -197,32 +223,33 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 }
 
 // once sends one GET and classifies the outcome: kind is "" for a 2xx.
-func once(ctx context.Context, client *http.Client, target string) (instance, kind string) {
+func once(ctx context.Context, client *http.Client, target string) (instance, host, kind string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return "", "other"
+		return "", "", "other"
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", Classify(ctx, err)
+		return "", "", Classify(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", Classify(ctx, err)
+		return "", "", Classify(ctx, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", fmt.Sprintf("status %d", resp.StatusCode)
+		return "", "", fmt.Sprintf("status %d", resp.StatusCode)
 	}
 	var served struct {
 		ServedBy struct {
 			Instance string `json:"instance"`
+			Hostname string `json:"hostname"`
 		} `json:"served_by"`
 	}
 	if json.Unmarshal(body, &served) == nil {
-		instance = served.ServedBy.Instance
+		instance, host = served.ServedBy.Instance, served.ServedBy.Hostname
 	}
-	return instance, ""
+	return instance, host, ""
 }
 
 // Classify names a transport error the way an operator reads it.
@@ -243,6 +270,9 @@ func Classify(ctx context.Context, err error) string {
 	return "other"
 }
 
+// Summarise returns the percentiles of latencies; it sorts ls in place.
+func Summarise(ls []time.Duration) Latency { return summarise(ls) }
+
 func summarise(ls []time.Duration) Latency {
 	if len(ls) == 0 {
 		return Latency{}
@@ -250,4 +280,54 @@ func summarise(ls []time.Duration) Latency {
 	sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
 	at := func(q float64) time.Duration { return ls[min(len(ls)-1, int(q*float64(len(ls))))] }
 	return Latency{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: ls[len(ls)-1]}
+}
+
+// Summary is a Result in the units people read: seconds, milliseconds and
+// requests per second. `scalectl loadtest -o json` prints it and the
+// benchmark report embeds it, so that both spell a run the same way.
+type Summary struct {
+	Requests          int64            `json:"requests"`
+	Successes         int64            `json:"successes"`
+	Failures          int64            `json:"failures"`
+	FailuresByKind    map[string]int64 `json:"failuresByKind"`
+	Instances         map[string]int64 `json:"instances"`
+	ElapsedSeconds    float64          `json:"elapsedSeconds"`
+	RequestsPerSecond float64          `json:"requestsPerSecond"`
+	LatencyMillis     LatencyMillis    `json:"latencyMs"`
+}
+
+// LatencyMillis is Latency in milliseconds.
+type LatencyMillis struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Millis converts a Latency to milliseconds.
+func (l Latency) Millis() LatencyMillis {
+	return LatencyMillis{P50: millis(l.P50), P90: millis(l.P90), P99: millis(l.P99), Max: millis(l.Max)}
+}
+
+// Summary returns r as a Summary. Its maps are never nil, so that JSON
+// shows {} rather than null for a run with no failure.
+func (r *Result) Summary() Summary {
+	s := Summary{
+		Requests: r.Requests, Successes: r.Successes, Failures: r.Failures,
+		FailuresByKind: map[string]int64{}, Instances: map[string]int64{},
+		ElapsedSeconds: r.Elapsed.Seconds(), RequestsPerSecond: r.Throughput(),
+		LatencyMillis: r.Latency.Millis(),
+	}
+	for k, v := range r.ByKind {
+		s.FailuresByKind[k] = v
+	}
+	for k, v := range r.Instances {
+		s.Instances[k] = v
+	}
+	return s
+}
+
+// millis is d in milliseconds, rounded to the microsecond.
+func millis(d time.Duration) float64 {
+	return float64(d.Round(time.Microsecond)) / float64(time.Millisecond)
 }

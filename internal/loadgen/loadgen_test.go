@@ -2,11 +2,13 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,5 +93,69 @@ func TestCheckTargetRefusesRemoteHosts(t *testing.T) {
 	}
 	if err := CheckTarget("http://example.com/", true); err != nil {
 		t.Errorf("--allow-remote: %v", err)
+	}
+}
+
+func TestOnSampleSeesEveryRequestWithItsHost(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 3 {
+			http.Error(w, "boom", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `{"served_by":{"hostname":"0123abcd","instance":"web-1"}}`)
+	}))
+	defer srv.Close()
+
+	var mu sync.Mutex
+	var samples []Sample
+	before := time.Now()
+	res, err := Run(context.Background(), Options{URL: srv.URL, Concurrency: 2, Requests: 6, OnSample: func(s Sample) {
+		mu.Lock()
+		samples = append(samples, s)
+		mu.Unlock()
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(samples)) != res.Requests || len(samples) != 6 {
+		t.Fatalf("%d samples for %d requests", len(samples), res.Requests)
+	}
+	failed := 0
+	for _, s := range samples {
+		if s.Start.Before(before) || s.Latency <= 0 || s.End().After(time.Now()) {
+			t.Errorf("sample times %+v", s)
+		}
+		switch s.Kind {
+		case "":
+			if s.Host != "0123abcd" || s.Instance != "web-1" {
+				t.Errorf("served_by not read: %+v", s)
+			}
+		case "status 503":
+			failed++
+		default:
+			t.Errorf("kind %q", s.Kind)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d failed samples, want 1", failed)
+	}
+}
+
+func TestSummaryIsInMillisecondsWithNoNilMaps(t *testing.T) {
+	r := Result{Requests: 4, Successes: 4, Elapsed: 2 * time.Second,
+		Latency: Latency{P50: 1500 * time.Microsecond, P90: 2 * time.Millisecond, P99: 3 * time.Millisecond, Max: time.Second}}
+	s := r.Summary()
+	if s.RequestsPerSecond != 2 || s.ElapsedSeconds != 2 || s.LatencyMillis.P50 != 1.5 || s.LatencyMillis.Max != 1000 {
+		t.Errorf("summary %+v", s)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"requests":4`, `"failures":0`, `"failuresByKind":{}`, `"instances":{}`, `"latencyMs":{"p50":1.5`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
 	}
 }

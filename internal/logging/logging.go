@@ -14,7 +14,7 @@ import (
 // level: 0 logs one line per action, 1 adds plans and waits, 2 and up
 // every reconcile.
 func New(w io.Writer, format string, verbosity int) (logr.Logger, error) {
-	opts := &slog.HandlerOptions{Level: slog.Level(-verbosity)}
+	opts := &slog.HandlerOptions{Level: slog.Level(-verbosity), ReplaceAttr: verbosityLevel}
 	var h slog.Handler
 	switch format {
 	case "text", "":
@@ -25,4 +25,16 @@ func New(w io.Writer, format string, verbosity int) (logr.Logger, error) {
 		return logr.Discard(), fmt.Errorf("--log-format=%q: use text or json", format)
 	}
 	return logr.FromSlogHandler(h), nil
+}
+
+// verbosityLevel writes logr's V(n) lines as level=V<n> instead of slog's
+// name for -n (DEBUG+3 for V(1)): -v n is what the reader set, so V<n> is
+// what they should see.
+func verbosityLevel(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok && l < slog.LevelInfo {
+			return slog.String(slog.LevelKey, fmt.Sprintf("V%d", -int(l)))
+		}
+	}
+	return a
 }

@@ -304,20 +304,20 @@ func (s *Store) logChanges(old, cur map[string]*entry) []string {
 		switch {
 		case e.err != nil && (prev == nil || errText(prev.err) != errText(e.err)):
 			if e.spec != nil {
-				s.log.Error(e.err, "spec invalid; its last valid version stays in force", "name", name, "generation", e.spec.Metadata.Generation)
+				s.log.Error(e.err, "spec invalid; its last valid version stays in force", "spec", name, "generation", e.spec.Metadata.Generation)
 			} else {
-				s.log.Error(e.err, "spec invalid; nothing of it runs", "name", name)
+				s.log.Error(e.err, "spec invalid; nothing of it runs", "spec", name)
 			}
 		case e.spec != nil && (prev == nil || prev.spec == nil || prev.spec.Metadata.Generation != e.spec.Metadata.Generation):
-			s.log.Info("spec loaded", "name", name, "generation", e.spec.Metadata.Generation, "file", e.path)
+			s.log.Info("spec loaded", "spec", name, "generation", e.spec.Metadata.Generation, "file", e.path)
 		case e.err == nil && prev != nil && prev.err != nil:
-			s.log.Info("spec valid again", "name", name, "generation", generation(e.spec), "file", e.path)
+			s.log.Info("spec valid again", "spec", name, "generation", generation(e.spec), "file", e.path)
 		}
 	}
 	for name := range old {
 		if _, ok := cur[name]; !ok {
 			changed = append(changed, name)
-			s.log.Info("spec deleted", "name", name)
+			s.log.Info("spec deleted", "spec", name)
 		}
 	}
 	sort.Strings(changed)

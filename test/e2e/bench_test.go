@@ -1,0 +1,643 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/internal/loadgen"
+	"github.com/scaler-dev/scaler/internal/testenv"
+	"github.com/scaler-dev/scaler/test/bench"
+)
+
+// benchParts are the parts of the benchmark, in the order they run;
+// SCALER_BENCH_ONLY picks some of them.
+var benchParts = []string{"zero-downtime", "reaction", "throughput", "footprint", "compose"}
+
+// benchRerun reruns one part; the report prints it with the part's name.
+const benchRerun = "SCALER_BENCH=1 SCALER_BENCH_ONLY=%s go test -count=1 -run '^TestBenchmarks$' -timeout 40m -v ./test/e2e/"
+
+// scenarioLoad is the steady load of the zero-downtime scenarios, for
+// scaler and compose alike. 256 workers keep 200 req/s going even while
+// compose's nginx holds requests on a replica that is gone for up to the
+// 10 s client timeout (200/s × 10 s would need 2,000 to be exact; the
+// achieved count is in the report).
+var scenarioOptions = bench.RunOptions{
+	Load:   bench.LoadOptions{Rate: 200, Concurrency: 256, Timeout: 10 * time.Second},
+	Warmup: time.Second, Before: 3 * time.Second, Settle: 8 * time.Second,
+}
+
+// TestBenchmarks is `make bench`: issue 6's scenarios on the real Docker
+// Engine, scaler and the tutorial's compose setup in the same run, and a
+// report. It runs only when asked (SCALER_BENCH=1): it takes minutes and
+// its figures mean something only on a machine that is otherwise quiet.
+//
+//	SCALER_BENCH_ONLY      comma-separated parts (default: all): zero-downtime,
+//	                       reaction, throughput, footprint, compose
+//	SCALER_BENCH_JSON      where to write the results as JSON
+//	SCALER_BENCH_MARKDOWN  a file (BENCHMARKS.md) whose generated section is
+//	                       replaced with the report
+func TestBenchmarks(t *testing.T) {
+	if os.Getenv("SCALER_BENCH") == "" {
+		t.Skip("benchmarks run with SCALER_BENCH=1 (make bench)")
+	}
+	parts := selectedParts(t)
+	b := &benchRun{t: t, ctx: t.Context(), report: &bench.Report{
+		Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Machine: machine(t.Context()), Rerun: benchRerun,
+	}}
+	defer b.write()
+
+	if parts["zero-downtime"] || parts["reaction"] || parts["throughput"] || parts["footprint"] {
+		b.s = upStack(t, 1)
+		b.target = newScalerTarget(t, b.s)
+	}
+	if parts["zero-downtime"] {
+		b.scenarios(b.target)
+	}
+	if parts["reaction"] {
+		for _, interval := range []string{"", "250ms"} {
+			b.reaction(interval, 5, 3)
+		}
+	}
+	if parts["throughput"] {
+		b.throughput()
+	}
+	if parts["footprint"] {
+		b.footprint()
+	}
+	if b.target != nil {
+		// Quiet the Engine for compose: no scaler replica left running.
+		b.target.replicas = 0
+		b.target.save()
+		_ = b.target.waitReplicas(b.ctx, 0, 3*time.Minute)
+	}
+	if parts["compose"] {
+		c := b.compose("compose")
+		if c != nil {
+			b.scenarios(c)
+		}
+	}
+	if parts["footprint"] && b.report.Footprint != nil {
+		b.composeScaleUp(b.report.Footprint.Replicas)
+	}
+}
+
+func selectedParts(t *testing.T) map[string]bool {
+	parts := map[string]bool{}
+	only := os.Getenv("SCALER_BENCH_ONLY")
+	if only == "" {
+		for _, p := range benchParts {
+			parts[p] = true
+		}
+		return parts
+	}
+	for _, p := range strings.Split(only, ",") {
+		p = strings.TrimSpace(p)
+		known := false
+		for _, k := range benchParts {
+			known = known || k == p
+		}
+		if !known {
+			t.Fatalf("SCALER_BENCH_ONLY=%q: unknown part %q; use a comma-separated list of %s", only, p, strings.Join(benchParts, ", "))
+		}
+		parts[p] = true
+	}
+	return parts
+}
+
+// benchRun is one run of the benchmark and its report.
+type benchRun struct {
+	t      *testing.T
+	ctx    context.Context
+	s      *stack
+	target *scalerTarget
+	report *bench.Report
+}
+
+// fail records a part that could not be measured: in the report, and as a
+// test error so that `make bench` exits non-zero.
+func (b *benchRun) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.report.Errors = append(b.report.Errors, msg)
+	b.t.Error(msg)
+}
+
+// write writes the report where the environment says, and fails the run
+// if scaler lost a request: that is what the benchmark is to show.
+func (b *benchRun) write() {
+	if path := os.Getenv("SCALER_BENCH_JSON"); path != "" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			b.t.Error(err)
+		} else if err := b.report.WriteJSON(path); err != nil {
+			b.t.Error(err)
+		} else {
+			b.t.Logf("wrote %s", path)
+		}
+	}
+	md := b.report.Markdown()
+	b.t.Logf("report:\n%s", md)
+	if path := os.Getenv("SCALER_BENCH_MARKDOWN"); path != "" {
+		if err := bench.UpdateSection(path, md); err != nil {
+			b.t.Error(err)
+		} else {
+			b.t.Logf("updated the generated section of %s", path)
+		}
+	}
+	for _, s := range b.report.ZeroDowntime {
+		if s.Target == "scaler" && s.Failed() {
+			b.t.Errorf("scaler: %s: %d of %d requests failed: %v", s.Name, s.Load.Failures, s.Load.Requests, s.Load.FailuresByKind)
+		}
+	}
+}
+
+// scenarios runs the zero-downtime scenarios against target.
+func (b *benchRun) scenarios(target bench.Target) {
+	for _, sc := range bench.Scenarios(false) {
+		b.t.Logf("%s: %s", target.Name(), sc.Name)
+		res, err := bench.Run(b.ctx, target, sc, scenarioOptions)
+		b.report.ZeroDowntime = append(b.report.ZeroDowntime, res)
+		if err != nil {
+			b.fail("%v", err)
+			return
+		}
+		b.t.Logf("%s: %s: %d requests, %d failed %v", target.Name(), sc.Name, res.Load.Requests, res.Load.Failures, res.Load.FailuresByKind)
+	}
+}
+
+// compose prepares a compose project of the tutorial's setup.
+func (b *benchRun) compose(prefix string) *bench.Compose {
+	c, err := bench.NewCompose(filepath.Join("..", "bench", "testdata", "compose"), b.t.TempDir(), testenv.Name(b.t, prefix), testenv.FreePort(b.t), "0.5")
+	if err != nil {
+		b.fail("compose baseline: %v", err)
+		return nil
+	}
+	b.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := c.Down(ctx); err != nil {
+			b.t.Logf("removing compose project %s: %v", c.Project, err)
+		}
+	})
+	return c
+}
+
+// probeLoad watches for the first answer of a new replica: 500 req/s is an
+// answer every 2 ms, which bounds the resolution of "first answer".
+var probeLoad = bench.LoadOptions{Rate: 500, Concurrency: 16, Timeout: 5 * time.Second}
+
+// reaction measures how fast scalerd reacts, with the health check
+// probing every interval ("" for the harness's 1s): scale-ups by one
+// replica, split at the Engine's events and scalerd's, and kills.
+func (b *benchRun) reaction(interval string, scaleTrials, killTrials int) {
+	st, ctx := b.target, b.ctx
+	shown := interval
+	if shown == "" {
+		shown = "1s"
+	}
+	set := bench.ReactionSet{HealthInterval: shown, Probe: probeLoad,
+		Commands: []string{st.saveCommand("replicas: 4 (from 3)"), "docker kill -s KILL <the second replica>"}}
+	defer func() { b.report.Reaction = append(b.report.Reaction, set) }()
+
+	// A fresh template: every replica probes at interval, and no crash
+	// of an earlier template holds a replacement back.
+	old := st.s.containers(st.web, v1alpha1.RoleApp)
+	st.healthInterval, st.greeting, st.replicas = interval, "reaction-"+shown, 3
+	st.save()
+	if err := st.waitReplaced(ctx, old, 3, 3*time.Minute); err != nil {
+		b.fail("reaction (%s): %v", shown, err)
+		return
+	}
+	rec := bench.StartLoad(ctx, st.URL(), probeLoad)
+	defer rec.Stop()
+	time.Sleep(time.Second)
+
+	for i := range scaleTrials {
+		trial, err := b.scaleTrial(rec)
+		if err != nil {
+			set.Errors = append(set.Errors, fmt.Sprintf("scale-up %d: %v", i+1, err))
+		} else {
+			set.ScaleUp = append(set.ScaleUp, trial)
+		}
+		st.replicas = 3
+		st.save()
+		if err := st.waitReplicas(ctx, 3, time.Minute); err != nil {
+			b.fail("reaction (%s): back to 3: %v", shown, err)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for i := range killTrials {
+		if i > 0 {
+			old := st.s.containers(st.web, v1alpha1.RoleApp)
+			st.greeting = fmt.Sprintf("reaction-%s-kill-%d", shown, i)
+			st.save()
+			if err := st.waitReplaced(ctx, old, 3, 2*time.Minute); err != nil {
+				b.fail("reaction (%s): fresh template before kill %d: %v", shown, i+1, err)
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		trial, err := b.killTrial(rec)
+		if err != nil {
+			set.Errors = append(set.Errors, fmt.Sprintf("kill %d: %v", i+1, err))
+		} else {
+			set.Kill = append(set.Kill, trial)
+		}
+	}
+	if len(set.Errors) > 0 {
+		b.fail("reaction (%s): %s", shown, strings.Join(set.Errors, "; "))
+	}
+}
+
+// waitFresh waits for the first answer after since from a host not in
+// known.
+func waitFresh(ctx context.Context, rec *bench.Recording, since time.Time, known map[string]bool, timeout time.Duration) (time.Time, string, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if at, host, ok := bench.FirstFresh(rec.Samples(), since, known); ok {
+			return at, host, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Time{}, "", fmt.Errorf("no new replica answered within %s", timeout)
+}
+
+// scaleTrial scales 3 → 4 and splits the time to the new replica's first
+// answer at the events that mark each hand-over.
+func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
+	st, ctx := b.target, b.ctx
+	st.replicas = 4
+	saved := st.save()
+	known := bench.Hosts(rec.Samples(), rec.Started, saved)
+	answered, _, err := waitFresh(ctx, rec, saved, known, time.Minute)
+	if err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	if err := st.waitReplicas(ctx, 4, time.Minute); err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	events, err := bench.DockerEvents(ctx, saved.Add(-time.Second), time.Now(), "label="+v1alpha1.LabelInstance+"="+b.s.instance)
+	if err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	var created bench.DockerEvent
+	for _, e := range events {
+		if e.Action == "create" && !e.Time.Before(saved) && strings.HasPrefix(e.Name, st.web+"-") && e.Name != st.web+"-lb" {
+			created = e
+			break
+		}
+	}
+	if created.ID == "" {
+		return bench.ScaleTrial{}, fmt.Errorf("no create event after the save in %d events", len(events))
+	}
+	at := func(action string) time.Time {
+		for _, e := range events {
+			if e.ID == created.ID && e.Action == action {
+				return e.Time
+			}
+		}
+		return time.Time{}
+	}
+	started, healthy := at("start"), at("health_status: healthy")
+	inUpstream, err := b.upstreamChange(healthy, func(names []string) bool { return contains(names, created.Name) })
+	if err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	planned, err := b.plannedAfter(saved)
+	if err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	if started.IsZero() || healthy.IsZero() {
+		return bench.ScaleTrial{}, fmt.Errorf("%s: start or health_status event missing", created.Name)
+	}
+	ms := func(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
+	return bench.ScaleTrial{
+		Replica: created.Name, TotalMs: ms(saved, answered),
+		SaveToPlanMs: ms(saved, planned), PlanToCreateMs: ms(planned, created.Time), CreateToStartMs: ms(created.Time, started),
+		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), UpstreamToAnswerMs: ms(inUpstream, answered),
+		ScalerdMs: ms(saved, planned) + ms(healthy, inUpstream),
+	}, nil
+}
+
+// killTrial kills the second replica and times its leaving the upstream
+// and its replacement's first answer.
+func (b *benchRun) killTrial(rec *bench.Recording) (bench.KillTrial, error) {
+	st, ctx := b.target, b.ctx
+	name, id, host, err := st.victim(ctx)
+	if err != nil {
+		return bench.KillTrial{}, err
+	}
+	killed := time.Now()
+	known := bench.Hosts(rec.Samples(), rec.Started, killed)
+	delete(known, host)
+	if _, err := bench.Docker(ctx, "kill", "-s", "KILL", id); err != nil {
+		return bench.KillTrial{}, err
+	}
+	answered, _, err := waitFresh(ctx, rec, killed, known, 2*time.Minute)
+	if err != nil {
+		return bench.KillTrial{}, err
+	}
+	if err := st.waitReplaced(ctx, map[string]string{name: id}, 3, time.Minute); err != nil {
+		return bench.KillTrial{}, err
+	}
+	events, err := bench.DockerEvents(ctx, killed.Add(-time.Second), time.Now(), "label="+v1alpha1.LabelInstance+"="+b.s.instance, "event=die")
+	if err != nil {
+		return bench.KillTrial{}, err
+	}
+	var died time.Time
+	for _, e := range events {
+		if e.ID == id {
+			died = e.Time
+		}
+	}
+	if died.IsZero() {
+		return bench.KillTrial{}, fmt.Errorf("no die event for %s", name)
+	}
+	left, err := b.upstreamChange(died, func(names []string) bool { return !contains(names, name) })
+	if err != nil {
+		return bench.KillTrial{}, err
+	}
+	ms := func(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
+	return bench.KillTrial{Replica: name, DieToUpstreamMs: ms(died, left), DieToServingMs: ms(died, answered),
+		Failed: bench.Cut(rec.Samples(), killed, answered).Failures}, nil
+}
+
+// upstreamChange returns when scalerd recorded an UpstreamUpdated event,
+// at or after since, whose upstream satisfies match. Events repeat-fold,
+// so the last time of a repeated upstream is the one after since.
+func (b *benchRun) upstreamChange(since time.Time, match func([]string) bool) (time.Time, error) {
+	events, err := b.target.api.Events(b.ctx, b.target.web)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var first time.Time
+	for _, e := range events {
+		if e.Reason != controllers.ReasonUpstreamUpdated || e.LastTimestamp.Before(since) {
+			continue
+		}
+		if match(upstreamNames(e.Message)) && (first.IsZero() || e.LastTimestamp.Before(first)) {
+			first = e.LastTimestamp
+		}
+	}
+	if first.IsZero() {
+		return first, fmt.Errorf("no matching UpstreamUpdated event after %s", since.Format(time.RFC3339Nano))
+	}
+	return first, nil
+}
+
+// upstreamNames reads "upstream is now [a b c]".
+func upstreamNames(msg string) []string {
+	i, j := strings.IndexByte(msg, '['), strings.LastIndexByte(msg, ']')
+	if i < 0 || j < i {
+		return nil
+	}
+	return strings.Fields(msg[i+1 : j])
+}
+
+func contains(names []string, name string) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// plannedAfter returns the time of scalerd's first "planned" log line
+// (-v 1) for the web spec with a create in it, at or after since. The log
+// has millisecond times.
+func (b *benchRun) plannedAfter(since time.Time) (time.Time, error) {
+	f, err := os.Open(b.s.logs.Name())
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	floor := since.Truncate(time.Millisecond)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, " msg=planned ") || !strings.Contains(line, " spec="+b.target.web+" ") || !strings.Contains(line, "create ") {
+			continue
+		}
+		ts, ok := strings.CutPrefix(strings.Fields(line)[0], "time=")
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err == nil && !at.Before(floor) {
+			return at, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("no planned log line with a create after %s", since.Format(time.RFC3339Nano))
+}
+
+// throughput compares 3 replicas behind nginx with one replica reached
+// through its own published port, alternating rounds. Neither has a CPU
+// limit (both: memory 128M), so that the ratio is the cost of the load
+// balancer's hop, not of a quota.
+func (b *benchRun) throughput() {
+	st, ctx, s := b.target, b.ctx, b.s
+	st.noCPULimit, st.greeting = true, "throughput"
+	old := s.containers(st.web, v1alpha1.RoleApp)
+	st.replicas = 3
+	st.save()
+	if err := st.waitReplaced(ctx, old, 3, 3*time.Minute); err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+	direct := s.instance + "-direct"
+	run := []string{"run", "-d", "--name", direct, "--label", v1alpha1.LabelInstance + "=" + s.instance, "--label", testenv.LabelTest + "=bench",
+		"--network", s.network, "--publish", "127.0.0.1::5000", "--memory", "128M",
+		"-e", "REDIS_ADDR=" + s.name("redis") + ":6379", "-e", "INSTANCE_NAME=direct", "demoapp:dev"}
+	if _, err := bench.Docker(ctx, run...); err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+	defer bench.Docker(context.Background(), "rm", "-f", "-v", direct)
+	addr, err := bench.Docker(ctx, "port", direct, "5000/tcp")
+	if err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+	directURL := "http://" + strings.Fields(addr)[0] + "/"
+	if err := waitOK(directURL, 30*time.Second); err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+
+	const concurrency, round = 64, 8 * time.Second
+	load := func(url string, d time.Duration) loadgen.Summary {
+		res, err := loadgen.Run(ctx, loadgen.Options{URL: url, Concurrency: concurrency, Duration: d, Timeout: 10 * time.Second}, nil)
+		if err != nil {
+			b.fail("throughput: %v", err)
+		}
+		if res.Failures > 0 {
+			b.fail("throughput: %s: %d of %d requests failed: %v", url, res.Failures, res.Requests, res.ByKind)
+		}
+		return res.Summary()
+	}
+	load(st.URL(), 2*time.Second) // warm-up: connections, page cache
+	load(directURL, 2*time.Second)
+	tp := &bench.Throughput{Replicas: 3, Concurrency: concurrency, Seconds: round.Seconds(),
+		Limits: "no CPU limit on any demoapp (memory 128M each); the load generator, nginx, the replicas and Redis share the 2 cores",
+		Commands: []string{
+			st.saveCommand("replicas: 3, no CPU limit") + "; scalectl loadtest " + st.URL() + " --rate 0 -c 64 -d 8s",
+			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
+		}}
+	for range 2 {
+		tp.ThroughLB = append(tp.ThroughLB, load(st.URL(), round))
+		tp.Direct = append(tp.Direct, load(directURL, round))
+	}
+	mean := func(ss []loadgen.Summary) float64 {
+		total := 0.0
+		for _, s := range ss {
+			total += s.RequestsPerSecond
+		}
+		return total / float64(len(ss))
+	}
+	tp.LBRate, tp.DirectRate = mean(tp.ThroughLB), mean(tp.Direct)
+	tp.Ratio = tp.LBRate / tp.DirectRate
+	b.report.Throughput = tp
+}
+
+func waitOK(url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer 200 within %s: %w", url, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// footprintReplicas is the size of the scale-up whose time and footprint
+// are measured.
+const footprintReplicas = 50
+
+// footprint reads scalerd's memory and CPU idle, then during 0 → 50 with
+// the spec compose's app has (0.5 CPU, 128M, health check every 1s).
+func (b *benchRun) footprint() {
+	st, ctx := b.target, b.ctx
+	b.s.mu.Lock()
+	pid := b.s.daemon.Process.Pid
+	b.s.mu.Unlock()
+	f := &bench.Footprint{Replicas: footprintReplicas,
+		ScalerCommands: []string{st.saveCommand(fmt.Sprintf("replicas: %d (from 0)", footprintReplicas))}}
+
+	if err := st.Reset(ctx, 3); err != nil {
+		b.fail("footprint: %v", err)
+		return
+	}
+	time.Sleep(2 * time.Second)
+	stop, err := bench.Watch(pid)
+	if err != nil {
+		b.fail("footprint: %v", err)
+		return
+	}
+	time.Sleep(10 * time.Second)
+	if f.Idle, err = stop(); err != nil {
+		b.fail("footprint: %v", err)
+		return
+	}
+
+	st.replicas = 0
+	st.save()
+	if err := st.waitReplicas(ctx, 0, 3*time.Minute); err != nil {
+		b.fail("footprint: scaling to 0: %v", err)
+		return
+	}
+	st.noCPULimit, st.healthInterval, st.greeting = false, "", "hello"
+	time.Sleep(2 * time.Second)
+	if stop, err = bench.Watch(pid); err != nil {
+		b.fail("footprint: %v", err)
+		return
+	}
+	st.replicas = footprintReplicas
+	saved := st.save()
+	err = st.waitReplicas(ctx, footprintReplicas, 10*time.Minute)
+	done := time.Now()
+	usage, werr := stop()
+	if err != nil || werr != nil {
+		b.fail("footprint: 0 → %d: %v %v", footprintReplicas, err, werr)
+		return
+	}
+	f.ScaleUp, f.ScalerSeconds = usage, done.Sub(saved).Seconds()
+	b.report.Footprint = f
+
+	st.replicas = 0
+	st.save()
+	if err := st.waitReplicas(ctx, 0, 5*time.Minute); err != nil {
+		b.fail("footprint: back to 0: %v", err)
+	}
+}
+
+// composeScaleUp times `docker-compose up -d --scale app=n` from a project
+// with only redis running, until every app container is healthy.
+func (b *benchRun) composeScaleUp(n int) {
+	f := b.report.Footprint
+	c := b.compose("compose-up")
+	if c == nil {
+		f.ComposeError = "no compose project"
+		return
+	}
+	c.HealthTimeout = 10 * time.Minute
+	if err := c.UpDependencies(b.ctx); err != nil {
+		f.ComposeError = err.Error()
+		b.fail("compose 0 → %d: %v", n, err)
+		return
+	}
+	time.Sleep(2 * time.Second)
+	ch, err := c.Scale(b.ctx, n)
+	f.ComposeCommands = ch.Commands
+	if err != nil {
+		f.ComposeError = err.Error()
+		b.fail("compose 0 → %d: %v", n, err)
+		return
+	}
+	secs := ch.Converged.Sub(ch.Requested).Seconds()
+	f.ComposeSeconds = &secs
+}
+
+// machine describes where the run happens.
+func machine(ctx context.Context) bench.Machine {
+	m := bench.Machine{CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAverage = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb float64
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%f", &kb)
+		m.MemoryGiB = kb / (1 << 20)
+	}
+	if v, err := bench.Docker(ctx, "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"); err == nil {
+		m.Docker = v
+	}
+	if out, err := exec.CommandContext(ctx, "docker-compose", "version", "--short").Output(); err == nil {
+		m.Compose = "docker-compose " + strings.TrimSpace(string(out))
+	}
+	return m
+}

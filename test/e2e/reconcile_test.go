@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/internal/testenv"
+)
+
+func TestScaleOneToFiveToOneLosesNoRequest(t *testing.T) {
+	s := upStack(t, 1)
+	web := s.name("web")
+	stop := s.load()
+
+	s.writeSpec("web.yaml", s.webSpec(5, "hello"))
+	s.waitReady(web, 5, true, 90*time.Second)
+	if got := len(s.containers(web, v1alpha1.RoleApp)); got != 5 {
+		t.Fatalf("%d app containers after scaling to 5", got)
+	}
+	time.Sleep(time.Second) // let the load reach the new replicas
+
+	s.writeSpec("web.yaml", s.webSpec(1, "hello"))
+	s.waitReady(web, 1, true, 60*time.Second)
+	res := stop()
+	requireNoFailures(t, res)
+
+	left := s.containers(web, v1alpha1.RoleApp)
+	if _, ok := left[web+"-1"]; !ok || len(left) != 1 {
+		t.Errorf("after scaling to 1, containers = %v; want only %s-1 (highest numbers go first)", left, web)
+	}
+	if len(res.Instances) < 5 {
+		t.Errorf("traffic reached %d instances, want all 5 while scaled up: %v", len(res.Instances), res.Instances)
+	}
+	spec, err := s.get(web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(spec.Status.Upstream, ","); got != web+"-1" {
+		t.Errorf("upstream = %s", got)
+	}
+}
+
+func TestKilledReplicaLeavesTheUpstreamAndIsReplaced(t *testing.T) {
+	s := upStack(t, 3)
+	web := s.name("web")
+	before := s.containers(web, v1alpha1.RoleApp)
+	stop := s.load()
+	time.Sleep(500 * time.Millisecond)
+
+	testenv.Docker(t, "kill", "-s", "KILL", web+"-2")
+	testenv.WaitFor(t, 60*time.Second, "a new "+web+"-2 in the upstream", func() (bool, error) {
+		now := s.containers(web, v1alpha1.RoleApp)
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		replaced := now[web+"-2"] != "" && now[web+"-2"] != before[web+"-2"]
+		return replaced && spec.Status.ReadyReplicas == 3 && len(spec.Status.Upstream) == 3,
+			fmt.Errorf("containers %v, upstream %v", now, spec.Status.Upstream)
+	})
+	time.Sleep(500 * time.Millisecond)
+	requireNoFailures(t, stop())
+
+	after := s.containers(web, v1alpha1.RoleApp)
+	for _, n := range []string{web + "-1", web + "-3"} {
+		if after[n] != before[n] {
+			t.Errorf("%s was recreated (%s -> %s); only the killed replica may be", n, before[n], after[n])
+		}
+	}
+	out, _ := s.scalectl("events", web)
+	if !strings.Contains(out, "ReplicaFailed") {
+		t.Errorf("events lack ReplicaFailed:\n%s", out)
+	}
+}
+
+func TestRestartedScalerdAdoptsWhatRuns(t *testing.T) {
+	s := upStack(t, 2)
+	web := s.name("web")
+	before := s.containers(web, v1alpha1.RoleApp)
+	lbBefore := s.containers(web, v1alpha1.RoleLB)
+	stop := s.load()
+
+	// Kill scalerd mid-way through a scale-up, then bring it back.
+	s.writeSpec("web.yaml", s.webSpec(4, "hello"))
+	time.Sleep(300 * time.Millisecond)
+	s.stopDaemon(syscall.SIGKILL)
+	time.Sleep(time.Second)
+	s.startDaemon()
+	s.waitReady(web, 4, true, 90*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	requireNoFailures(t, stop())
+
+	after := s.containers(web, v1alpha1.RoleApp)
+	if len(after) != 4 {
+		t.Errorf("containers = %v, want exactly 4 (no duplicates)", after)
+	}
+	for name, id := range before {
+		if after[name] != id {
+			t.Errorf("%s was restarted by the new scalerd (%s -> %s)", name, id, after[name])
+		}
+	}
+	if lbAfter := s.containers(web, v1alpha1.RoleLB); fmt.Sprint(lbAfter) != fmt.Sprint(lbBefore) {
+		t.Errorf("load balancer recreated: %v -> %v", lbBefore, lbAfter)
+	}
+}
+
+func TestInvalidEditKeepsTheLastValidSpecServing(t *testing.T) {
+	s := upStack(t, 2)
+	web := s.name("web")
+	stop := s.load()
+
+	bad := strings.Replace(s.webSpec(5, "hello"), "replicas: 5", "replicas: -3", 1)
+	s.writeSpec("web.yaml", bad)
+	testenv.WaitFor(t, 20*time.Second, "SpecValid=False", func() (bool, error) {
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		c := v1alpha1.FindCondition(spec.Status.Conditions, v1alpha1.ConditionSpecValid)
+		return c != nil && c.Status == v1alpha1.ConditionFalse && strings.Contains(c.Message, "spec.replicas"),
+			fmt.Errorf("condition %+v", c)
+	})
+	time.Sleep(time.Second)
+	if got := len(s.containers(web, v1alpha1.RoleApp)); got != 2 {
+		t.Errorf("an invalid edit changed the replicas: %d containers", got)
+	}
+
+	s.writeSpec("web.yaml", s.webSpec(3, "hello"))
+	s.waitReady(web, 3, true, 60*time.Second)
+	spec, err := s.get(web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := v1alpha1.FindCondition(spec.Status.Conditions, v1alpha1.ConditionSpecValid); c == nil || c.Status != v1alpha1.ConditionTrue {
+		t.Errorf("after the fix SpecValid = %+v", c)
+	}
+	requireNoFailures(t, stop())
+}
+
+func TestConfigThatFailsNginxTestIsNeverApplied(t *testing.T) {
+	s := upStack(t, 2)
+	web := s.name("web")
+	stop := s.load()
+
+	withSnippet := func(snippet string, replicas int) string {
+		return strings.Replace(s.webSpec(replicas, "hello"), "  loadBalancer:\n", "  loadBalancer:\n    serverSnippet: "+snippet+"\n", 1)
+	}
+	// A directive nginx does not know: the spec is valid, nginx -t is not.
+	s.writeSpec("web.yaml", withSnippet(`"bogus_directive on;"`, 3))
+	testenv.WaitFor(t, 30*time.Second, "LoadBalancerReady=False", func() (bool, error) {
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		c := v1alpha1.FindCondition(spec.Status.Conditions, v1alpha1.ConditionLoadBalancerReady)
+		return c != nil && c.Status == v1alpha1.ConditionFalse && strings.Contains(c.Message, "bogus_directive"),
+			fmt.Errorf("condition %+v", c)
+	})
+	// nginx still runs the last good config and serves.
+	time.Sleep(time.Second)
+	out := testenv.Docker(t, "exec", web+"-lb", "cat", "/etc/nginx/scaler/nginx.conf")
+	if strings.Contains(out, "bogus_directive") {
+		t.Fatal("the rejected config was moved into place")
+	}
+
+	s.writeSpec("web.yaml", withSnippet(`"add_header X-Snippet yes always;"`, 3))
+	s.waitReady(web, 3, true, 60*time.Second)
+	requireNoFailures(t, stop())
+	spec, err := s.get(web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := v1alpha1.FindCondition(spec.Status.Conditions, v1alpha1.ConditionLoadBalancerReady); c == nil || c.Status != v1alpha1.ConditionTrue {
+		t.Errorf("after a good config LoadBalancerReady = %+v", c)
+	}
+}
