@@ -75,6 +75,12 @@ func describe(ctx context.Context, o *Options, out io.Writer, name string, now t
 	if sg := sp.Strategy; sg.MaxSurge != nil {
 		field("Strategy", fmt.Sprintf("maxSurge %s, maxUnavailable %s, drainTimeout %s", intOrPercent(sg.MaxSurge), intOrPercent(sg.MaxUnavailable), durStr(sg.DrainTimeout)))
 	}
+	if st.CurrentRevision > 0 {
+		field("Revision", st.CurrentRevision)
+	}
+	if b := st.Backoff; b != nil {
+		field("Back-off", fmt.Sprintf("replicas keep failing (%d times); next replacement in %s", b.Failures, b.Until.Sub(now).Round(time.Second)))
+	}
 	if lb := sp.LoadBalancer; lb != nil {
 		field("Load balancer", fmt.Sprintf("http://%s:%d/ (%s, maxFails %d, failTimeout %s)", lb.HostIP, lb.Port, lb.Algorithm, deref(lb.MaxFails), durStr(lb.FailTimeout)))
 		field("Upstream", orNone(strings.Join(st.Upstream, " ")))
