@@ -45,6 +45,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return fmt.Errorf("creating --state-dir %s: %w", o.StateDir, err)
 	}
+	if info, err := os.Stat(o.SpecDir); err != nil || !info.IsDir() {
+		return fmt.Errorf("--spec-dir %s is not a directory; create it or point --spec-dir at the directory of your ScaleSpec files", o.SpecDir)
+	}
 	rt, err := docker.New(ctx, log.WithName("docker"), o.Instance)
 	if err != nil {
 		return err
@@ -52,7 +55,7 @@ func Run(ctx context.Context, o Options) error {
 	defer rt.Close()
 	store, err := specstore.Open(o.SpecDir, log.WithName("specstore"))
 	if err != nil {
-		return err
+		return fmt.Errorf("--spec-dir %s: %w", o.SpecDir, err)
 	}
 
 	hist, err := history.Open(filepath.Join(o.StateDir, "history"))

@@ -98,7 +98,7 @@ func newRuntime(ctx context.Context, cli *client.Client, log logr.Logger, instan
 // ever created.
 func validateInstance(instance string) error {
 	if !instanceRE.MatchString(instance) {
-		return fmt.Errorf("instance %q: want letters, digits, '.', '_' or '-'", instance)
+		return fmt.Errorf("instance %q (scalerd --instance): use letters, digits, '.', '_' or '-'", instance)
 	}
 	return nil
 }
