@@ -366,3 +366,24 @@ func TestRolloutCompleteIsRecordedOncePerTemplate(t *testing.T) {
 		t.Errorf("replacing a crashed replica recorded another RolloutComplete (%d)", got)
 	}
 }
+
+func TestProgressDeadlineCountsFromTheStartOfAChange(t *testing.T) {
+	spec := testSpec(1)
+	h := newHarness(t, spec)
+	converge(h)
+	h.now = h.now.Add(time.Hour) // a long quiet spell
+	h.mustReconcile()
+	three := int32(3)
+	spec.Spec.Replicas = &three
+	h.mustReconcile()
+	st, _ := h.r.Status("web")
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionProgressing); c == nil || c.Status != v1alpha1.ConditionTrue {
+		t.Fatalf("a scale-up just started must be progressing, got %+v", c)
+	}
+	h.now = h.now.Add(11 * time.Minute) // the new replicas never turn ready
+	h.mustReconcile()
+	st, _ = h.r.Status("web")
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionProgressing); c == nil || c.Reason != "ProgressDeadlineExceeded" {
+		t.Fatalf("after the deadline with no progress, Progressing = %+v", c)
+	}
+}

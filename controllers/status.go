@@ -49,7 +49,10 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 	// Progress is made whenever another replica of the current template
 	// turns ready; a rollout that makes none for progressDeadline stalls.
 	converged := plan.Converged() && updatedReady == want && int32(len(app)) == want
-	if hash != st.lastHash || updatedReady > st.lastReady || st.progressSince.IsZero() {
+	// The deadline clock runs only while there is something to do: it
+	// restarts whenever the spec is converged, so a scale-up or rollout
+	// started after a long quiet spell gets its whole deadline.
+	if converged || hash != st.lastHash || updatedReady > st.lastReady || st.progressSince.IsZero() {
 		st.progressSince = now
 	}
 	st.lastHash, st.lastReady = hash, updatedReady
