@@ -328,6 +328,9 @@ http {
 {{- if .Upstreams}}
 
     upstream {{.SpecName}} {
+        # Shared by all workers: least_conn counts and max_fails state are
+        # the load balancer's, not each worker's.
+        zone {{.SpecName}} 64k;
 {{- if .Method}}
         {{.Method}};
 {{- end}}
