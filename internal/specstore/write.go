@@ -300,23 +300,11 @@ func (s *Store) editDocument(name string, edit func(v1alpha1.Document, []byte) (
 		s.writeMu.Unlock()
 		s.notify(changed)
 	}()
-	changed, err := s.refreshLocked(nil)
-	if err != nil {
-		return err
-	}
-	path, ok := s.livePath(name)
-	if !ok {
-		return fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read spec file: %w", err)
-	}
-	base := filepath.Base(path)
-	doc, err := documentOf(name, base, data)
+	changed, path, data, doc, err := s.locateLocked(name)
 	if err != nil {
 		return fmt.Errorf("cannot change %s: %w", name, err)
 	}
+	base := filepath.Base(path)
 	if doc.Err != nil {
 		return fmt.Errorf("cannot change %s until its file is fixed:\n%w", name, doc.Err)
 	}
@@ -350,19 +338,7 @@ func (s *Store) Delete(name string) error {
 		s.writeMu.Unlock()
 		s.notify(changed)
 	}()
-	changed, err := s.refreshLocked(nil)
-	if err != nil {
-		return err
-	}
-	path, ok := s.livePath(name)
-	if !ok {
-		return fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read spec file: %w", err)
-	}
-	doc, err := documentOf(name, filepath.Base(path), data)
+	changed, path, data, doc, err := s.locateLocked(name)
 	if err != nil {
 		return fmt.Errorf("cannot delete %s: %w", name, err)
 	}
@@ -378,6 +354,26 @@ func (s *Store) Delete(name string) error {
 	more, _ := s.refreshLocked(map[string]bool{name: true})
 	changed = append(changed, more...)
 	return nil
+}
+
+// locateLocked re-reads the directory, then finds the file that defines
+// name, its content, and the document in it. changed lists the specs the
+// re-read changed, for the caller to notify. s.writeMu must be held.
+func (s *Store) locateLocked(name string) (changed []string, path string, data []byte, doc v1alpha1.Document, err error) {
+	changed, err = s.refreshLocked(nil)
+	if err != nil {
+		return changed, "", nil, doc, err
+	}
+	path, ok := s.livePath(name)
+	if !ok {
+		return changed, "", nil, doc, fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	data, err = os.ReadFile(path)
+	if err != nil {
+		return changed, "", nil, doc, fmt.Errorf("read spec file: %w", err)
+	}
+	doc, err = documentOf(name, filepath.Base(path), data)
+	return changed, path, data, doc, err
 }
 
 // removeFile removes path if it still holds old.
