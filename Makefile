@@ -78,8 +78,16 @@ check-docker: ## Fail clearly when the Docker Engine is unreachable
 ##@ Bench
 
 .PHONY: bench
-bench: ## Benchmarks: demoapp throughput through a published port (BENCHMARKS.md)
-	hack/bench-demoapp.sh
+bench: ## Benchmarks: demoapp throughput, zero downtime against docker-compose, reaction, footprint (BENCHMARKS.md, ~11 min)
+	hack/bench.sh
+
+# What `make load-test` sends; e.g. make load-test LOADTEST_FLAGS="--rate 0 -c 64 -d 10s"
+LOADTEST_URL ?= http://127.0.0.1:8080/
+LOADTEST_FLAGS ?= --rate 100 --duration 30s
+
+.PHONY: load-test
+load-test: build ## Steady load on the `make run` stack; fails if any request fails
+	$(BIN)/scalectl loadtest $(LOADTEST_URL) $(LOADTEST_FLAGS)
 
 ##@ Lint
 

@@ -40,6 +40,11 @@ type Options struct {
 	// from the worker that sent it (so concurrently): the benchmarks cut a
 	// run into time windows with it, around a change made mid-run.
 	OnSample func(Sample)
+	// Stop, if set, ends the run more gently than ctx: once it is closed
+	// no request is sent, and those in flight finish (within Timeout) and
+	// count. A run that must not lose the failures of its last seconds (a
+	// request that hangs until Timeout) ends this way.
+	Stop <-chan struct{}
 }
 
 // Sample is one request's outcome.
@@ -166,10 +171,12 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 					select {
 					case <-ctx.Done():
 						return
+					case <-o.Stop:
+						return
 					case <-ticks:
 					}
 				}
-				if ctx.Err() != nil || !take() {
+				if ctx.Err() != nil || stopped(o.Stop) || !take() {
 					return
 				}
 				began := time.Now()
@@ -220,6 +227,16 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 	res.Elapsed = time.Since(start)
 	res.Latency = summarise(res.latencies)
 	return res, nil
+}
+
+// stopped reports whether stop is closed; a nil stop never is.
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // once sends one GET and classifies the outcome: kind is "" for a 2xx.

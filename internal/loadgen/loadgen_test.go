@@ -159,3 +159,36 @@ func TestSummaryIsInMillisecondsWithNoNilMaps(t *testing.T) {
 		}
 	}
 }
+
+func TestStopLetsRequestsInFlightFinishAndCount(t *testing.T) {
+	release := make(chan struct{})
+	var started atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started.Add(1)
+		<-release
+		http.Error(w, "late", http.StatusGatewayTimeout)
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	stop := make(chan struct{})
+	done := make(chan Result)
+	go func() {
+		res, _ := Run(context.Background(), Options{URL: srv.URL, Concurrency: 3, Stop: stop}, nil)
+		done <- res
+	}()
+	for started.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	time.Sleep(50 * time.Millisecond)
+	release <- struct{}{}
+	release <- struct{}{}
+	release <- struct{}{}
+	res := <-done
+	// All three were answered after Stop closed, and count; no new one
+	// was sent.
+	if res.Requests != 3 || res.ByKind["status 504"] != 3 {
+		t.Errorf("requests %d, by kind %v", res.Requests, res.ByKind)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +29,8 @@ var benchParts = []string{"zero-downtime", "reaction", "throughput", "footprint"
 // benchRerun reruns one part; the report prints it with the part's name.
 const benchRerun = "SCALER_BENCH=1 SCALER_BENCH_ONLY=%s go test -count=1 -run '^TestBenchmarks$' -timeout 40m -v ./test/e2e/"
 
-// scenarioLoad is the steady load of the zero-downtime scenarios, for
-// scaler and compose alike. 256 workers keep 200 req/s going even while
+// scenarioOptions are the steady load and timing of the zero-downtime
+// scenarios, for scaler and compose alike. 256 workers keep 200 req/s going even while
 // compose's nginx holds requests on a replica that is gone for up to the
 // 10 s client timeout (200/s × 10 s would need 2,000 to be exact; the
 // achieved count is in the report).
@@ -212,7 +213,7 @@ func (b *benchRun) reaction(interval string, scaleTrials, killTrials int) {
 	// A fresh template: every replica probes at interval, and no crash
 	// of an earlier template holds a replacement back.
 	old := st.s.containers(st.web, v1alpha1.RoleApp)
-	st.healthInterval, st.greeting, st.replicas = interval, "reaction-"+shown, 3
+	st.health, st.greeting, st.replicas = bench.HealthCheck{Interval: interval}, "reaction-"+shown, 3
 	st.save()
 	if err := st.waitReplaced(ctx, old, 3, 3*time.Minute); err != nil {
 		b.fail("reaction (%s): %v", shown, err)
@@ -229,6 +230,7 @@ func (b *benchRun) reaction(interval string, scaleTrials, killTrials int) {
 		} else {
 			set.ScaleUp = append(set.ScaleUp, trial)
 		}
+		b.t.Logf("reaction (%s): scale-up %d: %+v %v", shown, i+1, trial, err)
 		st.replicas = 3
 		st.save()
 		if err := st.waitReplicas(ctx, 3, time.Minute); err != nil {
@@ -254,6 +256,7 @@ func (b *benchRun) reaction(interval string, scaleTrials, killTrials int) {
 		} else {
 			set.Kill = append(set.Kill, trial)
 		}
+		b.t.Logf("reaction (%s): kill %d: %+v %v", shown, i+1, trial, err)
 	}
 	if len(set.Errors) > 0 {
 		b.fail("reaction (%s): %s", shown, strings.Join(set.Errors, "; "))
@@ -277,9 +280,15 @@ func waitFresh(ctx context.Context, rec *bench.Recording, since time.Time, known
 // answer at the events that mark each hand-over.
 func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 	st, ctx := b.target, b.ctx
+	// Replicas are their containers' hostnames: an answer, to a request
+	// sent after the save, from a name no container had then is the new
+	// replica's, even if an earlier trial's replica had that name.
+	known := map[string]bool{}
+	for name := range st.s.containers(st.web, v1alpha1.RoleApp) {
+		known[name] = true
+	}
 	st.replicas = 4
 	saved := st.save()
-	known := bench.Hosts(rec.Samples(), rec.Started, saved)
 	answered, _, err := waitFresh(ctx, rec, saved, known, time.Minute)
 	if err != nil {
 		return bench.ScaleTrial{}, err
@@ -310,7 +319,7 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 		return time.Time{}
 	}
 	started, healthy := at("start"), at("health_status: healthy")
-	inUpstream, err := b.upstreamChange(healthy, func(names []string) bool { return contains(names, created.Name) })
+	inUpstream, err := b.upstreamChange(healthy, func(names []string) bool { return slices.Contains(names, created.Name) })
 	if err != nil {
 		return bench.ScaleTrial{}, err
 	}
@@ -321,30 +330,67 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 	if started.IsZero() || healthy.IsZero() {
 		return bench.ScaleTrial{}, fmt.Errorf("%s: start or health_status event missing", created.Name)
 	}
-	ms := func(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
+	execStart, execDie, err := b.reloadExec(inUpstream)
+	if err != nil {
+		return bench.ScaleTrial{}, err
+	}
+	reload := ms(execStart, execDie)
 	return bench.ScaleTrial{
 		Replica: created.Name, TotalMs: ms(saved, answered),
 		SaveToPlanMs: ms(saved, planned), PlanToCreateMs: ms(planned, created.Time), CreateToStartMs: ms(created.Time, started),
-		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), UpstreamToAnswerMs: ms(inUpstream, answered),
-		ScalerdMs: ms(saved, planned) + ms(healthy, inUpstream),
+		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), ReloadExecMs: reload,
+		UpstreamToAnswerMs: ms(inUpstream, answered),
+		ScalerdMs:          ms(saved, planned) + ms(healthy, inUpstream) - reload,
 	}, nil
+}
+
+func ms(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
+
+// reloadExec finds the exec in the load balancer that applied the config
+// scalerd reported at upstreamAt: the last exec to end by then. Its span
+// is nginx's work (nginx -t, the reload signal) inside a runc exec, which
+// is neither scalerd's nor avoidable by it.
+func (b *benchRun) reloadExec(upstreamAt time.Time) (start, die time.Time, err error) {
+	lb := b.target.web + "-lb"
+	events, err := bench.DockerEvents(b.ctx, upstreamAt.Add(-30*time.Second), upstreamAt.Add(time.Millisecond), "container="+lb)
+	if err != nil {
+		return start, die, err
+	}
+	for _, e := range events {
+		if e.Action == "exec_die" && !e.Time.After(upstreamAt) {
+			die = e.Time
+		}
+	}
+	for _, e := range events {
+		if strings.HasPrefix(e.Action, "exec_start") && !e.Time.After(die) {
+			start = e.Time
+		}
+	}
+	if start.IsZero() || die.IsZero() {
+		return start, die, fmt.Errorf("no reload exec in %s before the upstream changed", lb)
+	}
+	return start, die, nil
 }
 
 // killTrial kills the second replica and times its leaving the upstream
 // and its replacement's first answer.
 func (b *benchRun) killTrial(rec *bench.Recording) (bench.KillTrial, error) {
 	st, ctx := b.target, b.ctx
-	name, id, host, err := st.victim(ctx)
+	name, id, _, err := st.victim(ctx)
 	if err != nil {
 		return bench.KillTrial{}, err
 	}
+	// The survivors are known; an answer from any other name to a request
+	// sent after the kill is the replacement's, whatever name it took.
+	known := map[string]bool{}
+	for n := range st.s.containers(st.web, v1alpha1.RoleApp) {
+		known[n] = n != name
+	}
 	killed := time.Now()
-	known := bench.Hosts(rec.Samples(), rec.Started, killed)
-	delete(known, host)
 	if _, err := bench.Docker(ctx, "kill", "-s", "KILL", id); err != nil {
 		return bench.KillTrial{}, err
 	}
-	answered, _, err := waitFresh(ctx, rec, killed, known, 2*time.Minute)
+	answered, _, err := waitFresh(ctx, rec, time.Now(), known, 2*time.Minute)
 	if err != nil {
 		return bench.KillTrial{}, err
 	}
@@ -357,19 +403,23 @@ func (b *benchRun) killTrial(rec *bench.Recording) (bench.KillTrial, error) {
 	}
 	var died time.Time
 	for _, e := range events {
-		if e.ID == id {
+		if strings.HasPrefix(e.ID, id) { // id is docker ps's short form
 			died = e.Time
 		}
 	}
 	if died.IsZero() {
 		return bench.KillTrial{}, fmt.Errorf("no die event for %s", name)
 	}
-	left, err := b.upstreamChange(died, func(names []string) bool { return !contains(names, name) })
+	left, err := b.upstreamChange(died, func(names []string) bool { return !slices.Contains(names, name) })
 	if err != nil {
 		return bench.KillTrial{}, err
 	}
-	ms := func(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
-	return bench.KillTrial{Replica: name, DieToUpstreamMs: ms(died, left), DieToServingMs: ms(died, answered),
+	execStart, execDie, err := b.reloadExec(left)
+	if err != nil {
+		return bench.KillTrial{}, err
+	}
+	return bench.KillTrial{Replica: name, DieToUpstreamMs: ms(died, left), ReloadExecMs: ms(execStart, execDie),
+		DieToReloadMs: ms(died, execStart), DieToServingMs: ms(died, answered),
 		Failed: bench.Cut(rec.Samples(), killed, answered).Failures}, nil
 }
 
@@ -394,24 +444,6 @@ func (b *benchRun) upstreamChange(since time.Time, match func([]string) bool) (t
 		return first, fmt.Errorf("no matching UpstreamUpdated event after %s", since.Format(time.RFC3339Nano))
 	}
 	return first, nil
-}
-
-// upstreamNames reads "upstream is now [a b c]".
-func upstreamNames(msg string) []string {
-	i, j := strings.IndexByte(msg, '['), strings.LastIndexByte(msg, ']')
-	if i < 0 || j < i {
-		return nil
-	}
-	return strings.Fields(msg[i+1 : j])
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // plannedAfter returns the time of scalerd's first "planned" log line
@@ -496,9 +528,10 @@ func (b *benchRun) throughput() {
 			st.saveCommand("replicas: 3, no CPU limit") + "; scalectl loadtest " + st.URL() + " --rate 0 -c 64 -d 8s",
 			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
 		}}
-	for range 2 {
+	for i := range 2 {
 		tp.ThroughLB = append(tp.ThroughLB, load(st.URL(), round))
 		tp.Direct = append(tp.Direct, load(directURL, round))
+		b.t.Logf("throughput round %d: nginx %.0f req/s, direct %.0f req/s", i+1, tp.ThroughLB[i].RequestsPerSecond, tp.Direct[i].RequestsPerSecond)
 	}
 	mean := func(ss []loadgen.Summary) float64 {
 		total := 0.0
@@ -510,6 +543,45 @@ func (b *benchRun) throughput() {
 	tp.LBRate, tp.DirectRate = mean(tp.ThroughLB), mean(tp.Direct)
 	tp.Ratio = tp.LBRate / tp.DirectRate
 	b.report.Throughput = tp
+
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.t.Logf("throughput: wrk not installed; no cross-check")
+		return
+	}
+	lbRate, err := wrkRate(ctx, st.URL(), round)
+	if err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+	directRate, err := wrkRate(ctx, directURL, round)
+	if err != nil {
+		b.fail("throughput: %v", err)
+		return
+	}
+	tp.Wrk = &bench.WrkThroughput{LBRate: lbRate, DirectRate: directRate, Ratio: lbRate / directRate}
+	tp.Commands = append(tp.Commands, fmt.Sprintf("wrk -t2 -c%d -d%s <each URL>", concurrency, round))
+	b.t.Logf("throughput with wrk: nginx %.0f req/s, direct %.0f req/s", lbRate, directRate)
+}
+
+// wrkRate runs wrk against url for d and returns its requests per
+// second, refusing a run with any non-2xx answer or socket error.
+func wrkRate(ctx context.Context, url string, d time.Duration) (float64, error) {
+	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c64", "-d"+d.String(), url).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("wrk %s: %v: %s", url, err, out)
+	}
+	if strings.Contains(string(out), "Non-2xx") || strings.Contains(string(out), "Socket errors") {
+		return 0, fmt.Errorf("wrk %s: errors during the run:\n%s", url, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Requests/sec:"); ok {
+			var rate float64
+			if _, err := fmt.Sscan(rest, &rate); err == nil {
+				return rate, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("wrk %s: no Requests/sec in:\n%s", url, out)
 }
 
 func waitOK(url string, timeout time.Duration) error {
@@ -535,17 +607,27 @@ func waitOK(url string, timeout time.Duration) error {
 // are measured.
 const footprintReplicas = 50
 
+// footprintHealth is the health check of the 0 → 50 comparison, for
+// scaler and compose alike: the demoapp image's own HEALTHCHECK timing.
+// The scenarios' 1s probes, 50 times over, are 50 execs a second, which
+// alone saturate 2 cores until probes time out and replicas turn
+// unhealthy (seen in a trial run: replicas, and Redis, failed and were
+// replaced in a crash loop).
+var footprintHealth = bench.HealthCheck{Interval: "5s", Timeout: "3s", Retries: 3}
+
 // footprint reads scalerd's memory and CPU idle, then during 0 → 50 with
-// the spec compose's app has (0.5 CPU, 128M, health check every 1s).
+// the settings compose's app has (0.5 CPU, 128M, footprintHealth).
 func (b *benchRun) footprint() {
 	st, ctx := b.target, b.ctx
 	b.s.mu.Lock()
 	pid := b.s.daemon.Process.Pid
 	b.s.mu.Unlock()
 	f := &bench.Footprint{Replicas: footprintReplicas,
+		Settings: fmt.Sprintf("demoapp:dev limited to 0.5 CPU and 128M, health check every %s (timeout %s, %d retries), Redis up",
+			footprintHealth.Interval, footprintHealth.Timeout, footprintHealth.Retries),
 		ScalerCommands: []string{st.saveCommand(fmt.Sprintf("replicas: %d (from 0)", footprintReplicas))}}
 
-	if err := st.Reset(ctx, 3); err != nil {
+	if err := st.Reset(ctx, 3, st.greeting); err != nil {
 		b.fail("footprint: %v", err)
 		return
 	}
@@ -560,6 +642,7 @@ func (b *benchRun) footprint() {
 		b.fail("footprint: %v", err)
 		return
 	}
+	b.t.Logf("footprint: idle %+v", f.Idle)
 
 	st.replicas = 0
 	st.save()
@@ -567,7 +650,7 @@ func (b *benchRun) footprint() {
 		b.fail("footprint: scaling to 0: %v", err)
 		return
 	}
-	st.noCPULimit, st.healthInterval, st.greeting = false, "", "hello"
+	st.noCPULimit, st.health, st.greeting = false, footprintHealth, "hello"
 	time.Sleep(2 * time.Second)
 	if stop, err = bench.Watch(pid); err != nil {
 		b.fail("footprint: %v", err)
@@ -584,6 +667,7 @@ func (b *benchRun) footprint() {
 	}
 	f.ScaleUp, f.ScalerSeconds = usage, done.Sub(saved).Seconds()
 	b.report.Footprint = f
+	b.t.Logf("footprint: 0 → %d in %.1fs, %+v", footprintReplicas, f.ScalerSeconds, usage)
 
 	st.replicas = 0
 	st.save()
@@ -602,6 +686,7 @@ func (b *benchRun) composeScaleUp(n int) {
 		return
 	}
 	c.HealthTimeout = 10 * time.Minute
+	c.HealthCheck = footprintHealth
 	if err := c.UpDependencies(b.ctx); err != nil {
 		f.ComposeError = err.Error()
 		b.fail("compose 0 → %d: %v", n, err)
@@ -617,6 +702,7 @@ func (b *benchRun) composeScaleUp(n int) {
 	}
 	secs := ch.Converged.Sub(ch.Requested).Seconds()
 	f.ComposeSeconds = &secs
+	b.t.Logf("compose: 0 → %d in %.1fs", n, secs)
 }
 
 // machine describes where the run happens.
