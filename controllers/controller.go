@@ -12,8 +12,11 @@ import (
 	"github.com/scaler-dev/scaler/internal/workqueue"
 )
 
-// eventRecheck is how long after an event its spec is reconciled again.
-const eventRecheck = 300 * time.Millisecond
+// eventRechecks are the delays after an event at which its spec is looked
+// at again. The Engine can send an event before its container list shows
+// the change (a "die" while the list still says running) for a few tens of
+// milliseconds: a look soon after catches most, the later ones the rest.
+var eventRechecks = []time.Duration{30 * time.Millisecond, 100 * time.Millisecond, 400 * time.Millisecond}
 
 // Controller feeds spec names to the Reconciler. File changes, Docker
 // events, API calls and a periodic resync only enqueue names: what to do
@@ -171,13 +174,12 @@ func (c *Controller) drain(ctx context.Context, events <-chan Event, errs <-chan
 			}
 			if name := ev.Labels[v1alpha1.LabelSpec]; name != "" {
 				c.Queue.Add(name)
-				// The Engine can send an event before its container list
-				// shows the change (a "die" while the list still says
-				// running); a second look shortly after catches that. It
-				// has a timer of its own: the queue's AddAfter keeps the
-				// earliest pending time, so a recheck due for an earlier
-				// event would come too soon for this one.
-				time.AfterFunc(eventRecheck, func() { c.Queue.Add(name) })
+				// Each recheck has a timer of its own: the queue's AddAfter
+				// keeps the earliest pending time, so a recheck due for an
+				// earlier event would come too soon for this one.
+				for _, d := range eventRechecks {
+					time.AfterFunc(d, func() { c.Queue.Add(name) })
+				}
 			}
 		}
 	}

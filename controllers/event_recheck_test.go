@@ -11,11 +11,12 @@ import (
 )
 
 // The Engine sends "die" before its container list says the container
-// exited, so every event is looked at again eventRecheck later. A recheck
+// exited, so every event is looked at again after each of eventRechecks. A recheck
 // still pending from an earlier event (the last replica of a scale-down
 // being removed) must not stand in for it: firing sooner, it would see the
 // list unchanged and leave a killed replica unnoticed until the resync.
 func TestEveryEventIsRecheckedAFullDelayAfterIt(t *testing.T) {
+	eventRecheck := eventRechecks[len(eventRechecks)-1]
 	h := newHarness(t, testSpec(1))
 	c := NewController(h.r, logr.Discard())
 	events := make(chan Event)

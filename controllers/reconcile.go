@@ -477,13 +477,16 @@ func ReplicaName(spec string, index int) string { return spec + "-" + strconv.It
 func renderConfig(spec *v1alpha1.ScaleSpec, upstream []Container) ([]byte, []string, error) {
 	lbSpec := spec.Spec.LoadBalancer
 	cfg := nginx.Config{
-		SpecName:      spec.Metadata.Name,
-		Algorithm:     lbSpec.Algorithm,
-		MaxFails:      int(*lbSpec.MaxFails),
-		FailTimeout:   lbSpec.FailTimeout.Duration,
-		DrainTimeout:  spec.Spec.Strategy.DrainTimeout.Duration,
-		ListenPort:    lbListenPort,
-		Keepalive:     32,
+		SpecName:     spec.Metadata.Name,
+		Algorithm:    lbSpec.Algorithm,
+		MaxFails:     int(*lbSpec.MaxFails),
+		FailTimeout:  lbSpec.FailTimeout.Duration,
+		DrainTimeout: spec.Spec.Strategy.DrainTimeout.Duration,
+		ListenPort:   lbListenPort,
+		// Idle upstream connections per worker: enough for a closed-loop
+		// load of 64+ in flight, so nginx does not open a connection per
+		// request to the replicas (measured: 1 in 10 did with 32).
+		Keepalive:     128,
 		ServerSnippet: lbSpec.ServerSnippet,
 	}
 	var names []string
