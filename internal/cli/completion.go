@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
 // completionHelp is the part of scalectl's help that says how to turn on
@@ -42,9 +44,7 @@ func specNameCompletion(o *Options, multi bool) cobra.CompletionFunc {
 		if len(args) > 0 && !multi {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
-		defer cancel()
-		specs, err := o.client().List(ctx)
+		specs, err := listForCompletion(o)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -57,4 +57,12 @@ func specNameCompletion(o *Options, multi bool) cobra.CompletionFunc {
 		}
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// listForCompletion asks scalerd for its specs within completionTimeout:
+// completion must never hang a shell.
+func listForCompletion(o *Options) ([]v1alpha1.ScaleSpec, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
+	defer cancel()
+	return o.client().List(ctx)
 }

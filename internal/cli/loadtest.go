@@ -339,9 +339,7 @@ func loadBalancerURLCompletion(o *Options) cobra.CompletionFunc {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
-		defer cancel()
-		specs, err := o.client().List(ctx)
+		specs, err := listForCompletion(o)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
