@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,34 +197,13 @@ func (c *Compose) Reset(ctx context.Context, replicas int, version string) error
 	if err := c.waitHealthy(ctx, "app", replicas, old); err != nil {
 		return err
 	}
-	if err := c.waitServing(ctx); err != nil {
+	if err := WaitOK(c.URL(), 30*time.Second); err != nil {
 		return err
 	}
 	if err := c.reloadNginx(ctx); err != nil {
 		return err
 	}
 	return c.waitHosts(ctx, replicas)
-}
-
-// waitServing waits for nginx to answer 200 (it may be restarting).
-func (c *Compose) waitServing(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(c.URL())
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nginx on %s does not answer 200: %w", c.URL(), err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // waitHosts asks nginx until n different replicas have answered, so a

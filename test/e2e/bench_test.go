@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -504,7 +502,7 @@ func (b *benchRun) throughput() {
 		return
 	}
 	directURL := "http://" + strings.Fields(addr)[0] + "/"
-	if err := waitOK(directURL, 30*time.Second); err != nil {
+	if err := bench.WaitOK(directURL, 30*time.Second); err != nil {
 		b.fail("throughput: %v", err)
 		return
 	}
@@ -582,25 +580,6 @@ func wrkRate(ctx context.Context, url string, d time.Duration) (float64, error) 
 		}
 	}
 	return 0, fmt.Errorf("wrk %s: no Requests/sec in:\n%s", url, out)
-}
-
-func waitOK(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer 200 within %s: %w", url, timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // footprintReplicas is the size of the scale-up whose time and footprint

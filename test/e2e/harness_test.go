@@ -20,6 +20,7 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 	"github.com/scaler-dev/scaler/internal/loadgen"
 	"github.com/scaler-dev/scaler/internal/testenv"
+	"github.com/scaler-dev/scaler/test/bench"
 )
 
 var binDir string
@@ -321,13 +322,8 @@ func upStack(t *testing.T, replicas int) *stack {
 	s.waitReady(s.name("web"), replicas, true, 90*time.Second)
 	// The reload that added the replicas returns before nginx's new
 	// workers take over; wait for them to answer before measuring.
-	testenv.WaitFor(t, 10*time.Second, "the load balancer to serve", func() (bool, error) {
-		resp, err := http.Get(s.url())
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("status %s", resp.Status)
-	})
+	if err := bench.WaitOK(s.url(), 10*time.Second); err != nil {
+		t.Fatalf("the load balancer does not serve: %v", err)
+	}
 	return s
 }
