@@ -141,6 +141,9 @@ func (c *Controller) watchEvents(ctx context.Context) {
 			c.Reconciler.Metrics.EventStreamReconnected()
 		}
 		first = false
+		// Events may have been missed while the stream was down: from
+		// here on, the list is the truth until new events come.
+		c.Reconciler.seen.forget()
 		c.Resync(ctx)
 		opened := time.Now()
 		err := c.drain(ctx, events, errs)
@@ -173,6 +176,7 @@ func (c *Controller) drain(ctx context.Context, events <-chan Event, errs <-chan
 				return <-errs
 			}
 			if name := ev.Labels[v1alpha1.LabelSpec]; name != "" {
+				c.Reconciler.seen.record(ev, c.Reconciler.Now())
 				c.Queue.Add(name)
 				// Each recheck has a timer of its own: the queue's AddAfter
 				// keeps the earliest pending time, so a recheck due for an

@@ -87,6 +87,8 @@ type Reconciler struct {
 
 	mu    sync.Mutex
 	specs map[string]*specState
+	// seen holds recent Engine events, ahead of the container list.
+	seen *eventView
 }
 
 // specState is what scalerd remembers of a spec between reconciles. All of
@@ -130,7 +132,7 @@ type crashLoop struct {
 // NewReconciler wires a reconciler.
 func NewReconciler(rt Runtime, specs SpecSource, log logr.Logger, events *Recorder, metrics *Metrics) *Reconciler {
 	return &Reconciler{Runtime: rt, Specs: specs, Log: log, Events: events, Metrics: metrics, Now: time.Now,
-		specs: map[string]*specState{}}
+		specs: map[string]*specState{}, seen: newEventView()}
 }
 
 func (r *Reconciler) state(name string) *specState {
@@ -198,6 +200,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	if err != nil {
 		return Result{}, fmt.Errorf("listing containers: %w", err)
 	}
+	r.seen.overlay(all, r.Now())
 	var app, lbs []Container
 	for _, c := range all {
 		if c.Labels[v1alpha1.LabelSpec] != name {
