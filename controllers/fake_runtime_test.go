@@ -1,13 +1,17 @@
 package controllers
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/internal/nginx"
 )
 
 // fakeRuntime is an in-memory engine for testing the controller's
@@ -23,6 +27,98 @@ type fakeRuntime struct {
 	rejectConfig bool
 	// shuttingDown is what the worker count reports.
 	shuttingDown int
+	// agent selects the reload agent's behaviour: agentWorks (the
+	// default), agentMissing (OpenSession fails) or agentCannotApply
+	// (it runs but answers every apply with a failure of its own).
+	agent       int
+	sessions    int // sessions opened
+	execReloads int // reloads done by exec, not by the agent
+}
+
+const (
+	agentWorks = iota
+	agentMissing
+	agentCannotApply
+)
+
+// OpenSession runs an in-memory reload agent that speaks nginx's agent
+// protocol and records "reload" like the exec path does.
+func (f *fakeRuntime) OpenSession(_ context.Context, id string, cmd []string) (Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.agent == agentMissing {
+		return nil, fmt.Errorf("exec: /bin/sh: not found")
+	}
+	if _, ok := f.containers[id]; !ok {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotFound)
+	}
+	f.sessions++
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	go f.serveAgent(id, bufio.NewReader(inR), outW)
+	return &fakeSession{in: inW, out: outR}, nil
+}
+
+func (f *fakeRuntime) serveAgent(id string, in *bufio.Reader, out *io.PipeWriter) {
+	reply := func(code int, text string) { fmt.Fprintf(out, "scaler-reply %d %s\n", code, text) }
+	fmt.Fprintln(out, nginx.AgentReady)
+	for {
+		line, err := in.ReadString('\n')
+		if err != nil {
+			out.CloseWithError(err)
+			return
+		}
+		req, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch req {
+		case "apply":
+			n, _ := strconv.Atoi(arg)
+			var body []byte
+			for range n {
+				line, err := in.ReadBytes('\n')
+				if err != nil {
+					out.CloseWithError(err)
+					return
+				}
+				body = append(body, line...)
+			}
+			f.mu.Lock()
+			switch {
+			case f.agent == agentCannotApply:
+				f.mu.Unlock()
+				reply(2, "head: not found")
+				continue
+			case f.rejectConfig:
+				f.record("reload rejected")
+				f.mu.Unlock()
+				reply(nginx.ReplyRejected, "nginx: [emerg] unknown directive")
+				continue
+			}
+			f.files[id+":"+configPathForTest] = body
+			f.record("reload")
+			f.mu.Unlock()
+			reply(nginx.ReplyOK, "reloaded")
+		case "draining":
+			f.mu.Lock()
+			n := f.shuttingDown
+			f.mu.Unlock()
+			reply(nginx.ReplyOK, strconv.Itoa(n))
+		default:
+			reply(2, "unknown request "+req)
+		}
+	}
+}
+
+type fakeSession struct {
+	in  *io.PipeWriter
+	out *io.PipeReader
+}
+
+func (s *fakeSession) Read(p []byte) (int, error)  { return s.out.Read(p) }
+func (s *fakeSession) Write(p []byte) (int, error) { return s.in.Write(p) }
+func (s *fakeSession) Close() error {
+	s.in.Close()
+	s.out.Close()
+	return nil
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -121,6 +217,12 @@ func (f *fakeRuntime) Exec(_ context.Context, id string, cmd []string) (ExecResu
 		f.record("reload rejected")
 		return ExecResult{ExitCode: 3, Output: "nginx: [emerg] unknown directive"}, nil
 	}
+	// The reload script moves the candidate into place.
+	if cand, ok := f.files[id+":"+candidatePathForTest]; ok {
+		f.files[id+":"+configPathForTest] = cand
+		delete(f.files, id+":"+candidatePathForTest)
+	}
+	f.execReloads++
 	f.record("reload")
 	return ExecResult{}, nil
 }

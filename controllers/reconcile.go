@@ -102,6 +102,11 @@ type specState struct {
 	appliedConfig   []byte
 	appliedUpstream []string
 	lastReload      time.Time
+	// agent is the reload agent of the load balancer, nil until started
+	// or after it broke; agentOff is a load balancer container whose
+	// image cannot run one, so that it is not tried on every reload.
+	agent    *lbAgent
+	agentOff string
 	// drainStart maps a container ID to when it left the upstream.
 	drainStart map[string]time.Time
 	crash      map[string]*crashLoop // by template hash
@@ -284,6 +289,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	} else {
 		// No load balancer, no upstream: the replicas are reached by
 		// their network alias (redis, say).
+		r.dropAgent(st)
 		r.removeAll(ctx, lbs, 0)
 		st.appliedUpstream = nil
 	}
@@ -525,6 +531,7 @@ func (r *Reconciler) ensureLoadBalancer(ctx context.Context, spec *v1alpha1.Scal
 	if len(stale) > 0 {
 		log.Info("removing load balancer", "action", "removeLoadBalancer", "count", len(stale))
 		r.removeAll(ctx, stale, time.Second)
+		r.dropAgent(st)
 		st.appliedConfig, st.appliedUpstream = nil, nil
 	}
 	if keep != nil {
@@ -551,6 +558,11 @@ func (r *Reconciler) ensureLoadBalancer(ctx context.Context, spec *v1alpha1.Scal
 		StopSignal:  "SIGQUIT",
 		Publish:     &PortBinding{HostIP: lbSpec.HostIP, HostPort: int(lbSpec.Port), ContainerPort: lbListenPort},
 		Hardened:    true,
+		// Every request passes through nginx, and a reload's nginx -t
+		// decides how soon a dead replica leaves the upstream: under
+		// contention the load balancer gets the CPU weight of two
+		// default containers.
+		CPUReservationNanos: 2e9,
 		// nginx's master binds port 80 and switches its workers to
 		// www-data; nothing else is needed.
 		CapAdd: []string{"NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE"},
@@ -595,6 +607,74 @@ func reloadScript() []string {
 // config stays.
 var ErrConfigRejected = errors.New("nginx rejected the new config")
 
+// testAndReload checks cfg with nginx -t and, only if it passes, makes the
+// running nginx use it. It goes through the load balancer's reload agent
+// when it has one, and otherwise (or when the agent fails) copies the
+// candidate in and runs the check and reload in one exec. Applying the
+// same config twice is harmless, so a request the agent may or may not
+// have carried out is simply repeated.
+func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Container, cfg []byte) error {
+	log := logr.FromContextOrDiscard(ctx)
+	if a := r.reloadAgent(ctx, st, lb); a != nil {
+		code, text, err := a.call(ctx, nginx.ApplyRequest(cfg))
+		switch {
+		case err == nil && code == nginx.ReplyOK:
+			return nil
+		case err == nil && code == nginx.ReplyRejected:
+			return fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, text)
+		case err == nil:
+			a.close()
+			st.agent, st.agentOff = nil, lb.ID
+			log.Info("reload agent cannot apply configs in this image; reloading with one exec each", "replica", lb.Name, "reply", text)
+		default:
+			st.agent = nil // started afresh on the next reload
+			if ctx.Err() != nil {
+				return err
+			}
+			log.Error(err, "reload agent failed; reloading with one exec", "replica", lb.Name)
+		}
+	}
+	if err := r.Runtime.CopyFile(ctx, lb.ID, nginx.CandidatePath, cfg); err != nil {
+		return fmt.Errorf("writing candidate config: %w", err)
+	}
+	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript())
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("reload exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
+		if res.ExitCode == 3 {
+			err = fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, strings.TrimSpace(res.Output))
+		}
+	}
+	return err
+}
+
+// reloadAgent returns the reload agent of lb, starting it if needed, or
+// nil when lb cannot run one.
+func (r *Reconciler) reloadAgent(ctx context.Context, st *specState, lb Container) *lbAgent {
+	if st.agent != nil && st.agent.containerID == lb.ID {
+		return st.agent
+	}
+	r.dropAgent(st)
+	if st.agentOff == lb.ID {
+		return nil
+	}
+	a, err := openAgent(ctx, r.Runtime, lb.ID)
+	if err != nil {
+		if errors.Is(err, errAgentUnusable) {
+			st.agentOff = lb.ID
+		}
+		logr.FromContextOrDiscard(ctx).Error(err, "no reload agent in the load balancer; reloading with one exec", "replica", lb.Name)
+		return nil
+	}
+	st.agent = a
+	return a
+}
+
+// dropAgent ends the reload agent, if any (its load balancer is going).
+func (r *Reconciler) dropAgent(st *specState) {
+	st.agent.close()
+	st.agent = nil
+}
+
 // applyUpstream renders the config for upstream and, if it differs from
 // the running one, tests and applies it with a graceful reload.
 func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec, st *specState, lb Container, upstream []Container) error {
@@ -608,16 +688,9 @@ func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec
 		r.lbReady(st)
 		return nil
 	}
-	if err := r.Runtime.CopyFile(ctx, lb.ID, nginx.CandidatePath, cfg); err != nil {
-		return r.lbFailed(name, st, "ReloadFailed", fmt.Errorf("writing candidate config: %w", err))
-	}
-	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript())
-	if err == nil && res.ExitCode != 0 {
-		err = fmt.Errorf("reload exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
-		if res.ExitCode == 3 {
-			err = fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, strings.TrimSpace(res.Output))
-		}
-	}
+	started := time.Now()
+	err = r.testAndReload(ctx, st, lb, cfg)
+	took := time.Since(started)
 	r.Metrics.reloaded(name, err)
 	if err != nil {
 		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventWarning, ReasonReloadFailed, "%v", err)
@@ -627,10 +700,10 @@ func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec
 	st.appliedConfig, st.appliedUpstream, st.lastReload = cfg, names, r.Now()
 	r.lbReady(st)
 	if !equalStrings(prev, names) {
-		log.Info("updated upstream", "action", "updateUpstream", "upstream", names)
+		log.Info("updated upstream", "action", "updateUpstream", "upstream", names, "reloadMillis", float64(took.Microseconds())/1000)
 		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventNormal, ReasonUpstreamUpdated, "upstream is now [%s]", strings.Join(names, " "))
 	} else {
-		log.Info("reloaded load balancer", "action", "reload", "replica", lb.Name)
+		log.Info("reloaded load balancer", "action", "reload", "replica", lb.Name, "reloadMillis", float64(took.Microseconds())/1000)
 	}
 	return nil
 }
@@ -689,7 +762,7 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 		}
 		if !workersChecked {
 			workersChecked = true
-			workersGone = r.oldWorkersGone(ctx, *lb)
+			workersGone = r.oldWorkersGone(ctx, st, *lb)
 		}
 		if workersGone {
 			ready = append(ready, c)
@@ -743,7 +816,15 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 
 // oldWorkersGone asks the load balancer whether the nginx workers of the
 // previous config have finished their requests and exited.
-func (r *Reconciler) oldWorkersGone(ctx context.Context, lb Container) bool {
+func (r *Reconciler) oldWorkersGone(ctx context.Context, st *specState, lb Container) bool {
+	if a := r.reloadAgent(ctx, st, lb); a != nil {
+		code, text, err := a.call(ctx, nginx.DrainingRequest())
+		if err == nil && code == nginx.ReplyOK {
+			n, err := nginx.ParseCount(text)
+			return err == nil && n == 0
+		}
+		st.agent = nil
+	}
 	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.ShuttingDownWorkersCommand())
 	if err != nil || res.ExitCode != 0 {
 		return false // drainTimeout still bounds the wait
@@ -839,6 +920,7 @@ func (r *Reconciler) removeAll(ctx context.Context, cs []Container, grace time.D
 func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *specState, app, lbs []Container) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	if len(app) == 0 && len(lbs) == 0 {
+		r.dropAgent(st)
 		r.mu.Lock()
 		delete(r.specs, name)
 		r.mu.Unlock()
@@ -850,6 +932,7 @@ func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *spec
 		// scalerd restarted after the spec went: nothing to drain through.
 		log.Info("removing containers of a spec that no longer exists", "action", "removeOrphans", "count", len(app)+len(lbs))
 		r.removeAll(ctx, app, 10*time.Second)
+		r.dropAgent(st)
 		r.removeAll(ctx, lbs, time.Second)
 		return Result{RequeueAfter: drainPoll}, nil
 	}
@@ -875,6 +958,7 @@ func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *spec
 	if wait > 0 {
 		return Result{RequeueAfter: wait}, nil
 	}
+	r.dropAgent(st)
 	r.removeAll(ctx, lbs, time.Second)
 	if r.History != nil {
 		if err := r.History.Forget(name); err != nil {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -40,6 +41,10 @@ type Runtime interface {
 	// Exec runs cmd inside a running container and returns its exit code and
 	// combined output.
 	Exec(ctx context.Context, id string, cmd []string) (ExecResult, error)
+	// OpenSession starts cmd in a running container and connects to its
+	// stdin and output, for a process that answers many requests over its
+	// life (the load balancer's reload agent) instead of one exec each.
+	OpenSession(ctx context.Context, id string, cmd []string) (Session, error)
 	// Events streams container events until ctx ends or the stream breaks;
 	// the error channel then receives one error (nil when ctx ended).
 	Events(ctx context.Context) (<-chan Event, <-chan error)
@@ -47,6 +52,16 @@ type Runtime interface {
 	Stats(ctx context.Context, id string) (Stats, error)
 	// Capabilities reports what the connected Engine supports.
 	Capabilities() Capabilities
+}
+
+// Session is a process started in a container by OpenSession: writes go
+// to its stdin, reads come from its stdout and stderr, interleaved. Close
+// ends its stdin and the connection; a read or write after the container
+// or the connection went away fails.
+type Session interface {
+	io.Reader
+	io.Writer
+	io.Closer
 }
 
 // Capabilities are the Engine features that depend on its API version.

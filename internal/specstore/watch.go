@@ -13,7 +13,11 @@ import (
 const (
 	// quietPeriod is how long the directory must stay still before a
 	// burst of events (an editor's save is several) is read as one change.
-	quietPeriod = 50 * time.Millisecond
+	// The events of one save (vim, sed -i, an atomic rename, a truncate
+	// and write) come within a millisecond of each other; the time from a
+	// save to the spec in force is part of every reaction, so the period
+	// is only as long as a burst needs.
+	quietPeriod = 15 * time.Millisecond
 	// maxDelay bounds the wait under a steady stream of events, so that a
 	// change is read within this long even if writing never pauses.
 	maxDelay = 250 * time.Millisecond

@@ -65,20 +65,20 @@ type ScaleTrial struct {
 	// StartToHealthyMs: the health check passes ("health_status: healthy").
 	StartToHealthyMs float64 `json:"startToHealthyMs"`
 	// HealthyToUpstreamMs: scalerd gets the event, reconciles, renders,
-	// copies the config in, runs nginx -t and the reload (its
-	// UpstreamUpdated event).
+	// and has the load balancer's reload agent run nginx -t and the
+	// reload (its UpstreamUpdated event).
 	HealthyToUpstreamMs float64 `json:"healthyToUpstreamMs"`
-	// ReloadExecMs is the part of HealthyToUpstreamMs spent in the exec
-	// that runs nginx -t and signals the reload (the Engine's exec_start
-	// to exec_die in the load balancer).
-	ReloadExecMs float64 `json:"reloadExecMs"`
+	// ReloadMs is the part of HealthyToUpstreamMs spent applying the
+	// config: from the request to the reload agent to its reply (nginx -t,
+	// the move into place and the SIGHUP), as scalerd logs it.
+	ReloadMs float64 `json:"reloadMs"`
 	// UpstreamToAnswerMs: nginx's new workers route the first request to
 	// it and it answers.
 	UpstreamToAnswerMs float64 `json:"upstreamToAnswerMs"`
 	// ScalerdMs is scalerd's own share: SaveToPlanMs + HealthyToUpstreamMs
-	// - ReloadExecMs. It includes the Engine API calls scalerd waits on
-	// (list, copy, exec create); it leaves out container start, the health
-	// check, and nginx's test and reload.
+	// - ReloadMs. It includes the Engine API calls scalerd waits on (the
+	// container list); it leaves out container start, the health check,
+	// and nginx's test and reload.
 	ScalerdMs float64 `json:"scalerdMs"`
 }
 
@@ -88,11 +88,11 @@ type KillTrial struct {
 	// DieToUpstreamMs is from the Engine's "die" event to scalerd's
 	// UpstreamUpdated event for an upstream without the replica.
 	DieToUpstreamMs float64 `json:"dieToUpstreamMs"`
-	// DieToReloadMs is from "die" to the start of the exec that tests and
-	// reloads the config without it (scalerd's part), ReloadExecMs that
-	// exec (nginx's part).
+	// DieToReloadMs is from "die" to the request that has the load
+	// balancer test and reload the config without it (scalerd's part),
+	// ReloadMs that request (nginx's part).
 	DieToReloadMs float64 `json:"dieToReloadMs"`
-	ReloadExecMs  float64 `json:"reloadExecMs"`
+	ReloadMs      float64 `json:"reloadMs"`
 	// DieToServingMs is from "die" to the first answer from the replacement.
 	DieToServingMs float64 `json:"dieToServingMs"`
 	// Failed counts the probe's failed requests from the kill until the
@@ -323,25 +323,25 @@ func (r *Report) Markdown() string {
 			p("Health check interval **%s**; probe: %.0f req/s through the load balancer. Medians of %d scale-ups by one replica and %d kills (ms):\n\n",
 				set.HealthInterval, set.Probe.Rate, len(set.ScaleUp), len(set.Kill))
 			if len(set.ScaleUp) > 0 {
-				p("| save → plan | plan → created | created → started | started → healthy | healthy → in upstream (of it, nginx -t + reload exec) | in upstream → first answer | **total** | **scalerd's share** |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+				p("| save → plan | plan → created | created → started | started → healthy | healthy → in upstream (of it, nginx -t + reload) | in upstream → first answer | **total** | **scalerd's share** |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 				col := func(f func(ScaleTrial) float64) string { return fmtMs(median(pluck(set.ScaleUp, f))) }
 				p("| %s | %s | %s | %s | %s (%s) | %s | **%s** | **%s** |\n",
 					col(func(t ScaleTrial) float64 { return t.SaveToPlanMs }), col(func(t ScaleTrial) float64 { return t.PlanToCreateMs }),
 					col(func(t ScaleTrial) float64 { return t.CreateToStartMs }), col(func(t ScaleTrial) float64 { return t.StartToHealthyMs }),
-					col(func(t ScaleTrial) float64 { return t.HealthyToUpstreamMs }), col(func(t ScaleTrial) float64 { return t.ReloadExecMs }),
+					col(func(t ScaleTrial) float64 { return t.HealthyToUpstreamMs }), col(func(t ScaleTrial) float64 { return t.ReloadMs }),
 					col(func(t ScaleTrial) float64 { return t.UpstreamToAnswerMs }),
 					col(func(t ScaleTrial) float64 { return t.TotalMs }), col(func(t ScaleTrial) float64 { return t.ScalerdMs }))
 				p("\nEach trial's total: %s ms.\n\n", joinMs(pluck(set.ScaleUp, func(t ScaleTrial) float64 { return t.TotalMs })))
 			}
 			if len(set.Kill) > 0 {
-				p("| die → reload exec starts (scalerd) | reload exec (nginx -t + reload) | **die → out of the upstream** | die → replacement answers | failed requests |\n| ---: | ---: | ---: | ---: | ---: |\n")
+				p("| die → reload starts (scalerd) | reload (nginx -t + reload) | **die → out of the upstream** | die → replacement answers | failed requests |\n| ---: | ---: | ---: | ---: | ---: |\n")
 				var failed int64
 				for _, k := range set.Kill {
 					failed += k.Failed
 				}
 				p("| %s | %s | **%s** | %s | %d |\n\nEach trial: out of the upstream %s ms; replacement answers %s ms.\n\n",
 					fmtMs(median(pluckKill(set.Kill, func(t KillTrial) float64 { return t.DieToReloadMs }))),
-					fmtMs(median(pluckKill(set.Kill, func(t KillTrial) float64 { return t.ReloadExecMs }))),
+					fmtMs(median(pluckKill(set.Kill, func(t KillTrial) float64 { return t.ReloadMs }))),
 					fmtMs(median(pluckKill(set.Kill, func(t KillTrial) float64 { return t.DieToUpstreamMs }))),
 					fmtMs(median(pluckKill(set.Kill, func(t KillTrial) float64 { return t.DieToServingMs }))), failed,
 					joinMs(pluckKill(set.Kill, func(t KillTrial) float64 { return t.DieToUpstreamMs })),

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -328,15 +329,15 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 	if started.IsZero() || healthy.IsZero() {
 		return bench.ScaleTrial{}, fmt.Errorf("%s: start or health_status event missing", created.Name)
 	}
-	execStart, execDie, err := b.reloadExec(inUpstream)
+	reloadStart, reloadEnd, err := b.reloadSpan(inUpstream)
 	if err != nil {
 		return bench.ScaleTrial{}, err
 	}
-	reload := ms(execStart, execDie)
+	reload := ms(reloadStart, reloadEnd)
 	return bench.ScaleTrial{
 		Replica: created.Name, TotalMs: ms(saved, answered),
 		SaveToPlanMs: ms(saved, planned), PlanToCreateMs: ms(planned, created.Time), CreateToStartMs: ms(created.Time, started),
-		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), ReloadExecMs: reload,
+		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), ReloadMs: reload,
 		UpstreamToAnswerMs: ms(inUpstream, answered),
 		ScalerdMs:          ms(saved, planned) + ms(healthy, inUpstream) - reload,
 	}, nil
@@ -344,30 +345,46 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 
 func ms(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
 
-// reloadExec finds the exec in the load balancer that applied the config
-// scalerd reported at upstreamAt: the last exec to end by then. Its span
-// is nginx's work (nginx -t, the reload signal) inside a runc exec, which
-// is neither scalerd's nor avoidable by it.
-func (b *benchRun) reloadExec(upstreamAt time.Time) (start, die time.Time, err error) {
-	lb := b.target.web + "-lb"
-	events, err := bench.DockerEvents(b.ctx, upstreamAt.Add(-30*time.Second), upstreamAt.Add(time.Millisecond), "container="+lb)
+// reloadSpan finds the reload that made the upstream change scalerd
+// reported at upstreamAt: its "updated upstream" log line, the last one by
+// then, gives its end and its length (reloadMillis: the request to the
+// load balancer's reload agent, nginx -t and the SIGHUP, until the agent's
+// reply). That span is nginx's work, not scalerd's.
+func (b *benchRun) reloadSpan(upstreamAt time.Time) (start, end time.Time, err error) {
+	f, err := os.Open(b.s.logs.Name())
 	if err != nil {
-		return start, die, err
+		return start, end, err
 	}
-	for _, e := range events {
-		if e.Action == "exec_die" && !e.Time.After(upstreamAt) {
-			die = e.Time
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var took float64
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, ` msg="updated upstream" `) || !strings.Contains(line, " spec="+b.target.web+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		ts, ok := strings.CutPrefix(fields[0], "time=")
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || at.After(upstreamAt) {
+			continue
+		}
+		for _, f := range fields {
+			if v, ok := strings.CutPrefix(f, "reloadMillis="); ok {
+				if ms, err := strconv.ParseFloat(v, 64); err == nil {
+					end, took = at, ms
+				}
+			}
 		}
 	}
-	for _, e := range events {
-		if strings.HasPrefix(e.Action, "exec_start") && !e.Time.After(die) {
-			start = e.Time
-		}
+	if end.IsZero() {
+		return start, end, fmt.Errorf("no updated upstream log line with reloadMillis by %s", upstreamAt.Format(time.RFC3339Nano))
 	}
-	if start.IsZero() || die.IsZero() {
-		return start, die, fmt.Errorf("no reload exec in %s before the upstream changed", lb)
-	}
-	return start, die, nil
+	return end.Add(-time.Duration(took * float64(time.Millisecond))), end, nil
 }
 
 // killTrial kills the second replica and times its leaving the upstream
@@ -412,12 +429,12 @@ func (b *benchRun) killTrial(rec *bench.Recording) (bench.KillTrial, error) {
 	if err != nil {
 		return bench.KillTrial{}, err
 	}
-	execStart, execDie, err := b.reloadExec(left)
+	reloadStart, reloadEnd, err := b.reloadSpan(left)
 	if err != nil {
 		return bench.KillTrial{}, err
 	}
-	return bench.KillTrial{Replica: name, DieToUpstreamMs: ms(died, left), ReloadExecMs: ms(execStart, execDie),
-		DieToReloadMs: ms(died, execStart), DieToServingMs: ms(died, answered),
+	return bench.KillTrial{Replica: name, DieToUpstreamMs: ms(died, left), ReloadMs: ms(reloadStart, reloadEnd),
+		DieToReloadMs: ms(died, reloadStart), DieToServingMs: ms(died, answered),
 		Failed: bench.Cut(rec.Samples(), killed, answered).Failures}, nil
 }
 

@@ -248,7 +248,9 @@ func (st *scalerTarget) killAndWait(ctx context.Context, command string, kill fu
 		return ch, err
 	}
 	ch.KilledAt = time.Now()
-	if err := st.waitUpstreamRestored(ctx, ch.KilledAt, name, st.replicas, 3*time.Minute); err != nil {
+	// From before the kill: scalerd can take the replica out of the
+	// upstream before the docker CLI has returned.
+	if err := st.waitUpstreamRestored(ctx, ch.Requested, name, st.replicas, 3*time.Minute); err != nil {
 		return ch, err
 	}
 	if err := st.waitReplaced(ctx, map[string]string{name: id}, st.replicas, 3*time.Minute); err != nil {
@@ -263,7 +265,7 @@ func (st *scalerTarget) killAndWait(ctx context.Context, command string, kill fu
 // killed replica and then again with n replicas. The status alone cannot
 // say so: until the reconcile that replaces the replica ends, it still
 // shows the n ready replicas from before the kill.
-func (st *scalerTarget) waitUpstreamRestored(ctx context.Context, killedAt time.Time, killed string, n int, timeout time.Duration) error {
+func (st *scalerTarget) waitUpstreamRestored(ctx context.Context, since time.Time, killed string, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		events, err := st.api.Events(ctx, st.web)
@@ -271,7 +273,7 @@ func (st *scalerTarget) waitUpstreamRestored(ctx context.Context, killedAt time.
 			var without time.Time
 			for _, e := range events {
 				names := upstreamNames(e.Message)
-				if e.Reason == controllers.ReasonUpstreamUpdated && !e.LastTimestamp.Before(killedAt) && !slices.Contains(names, killed) && len(names) < n {
+				if e.Reason == controllers.ReasonUpstreamUpdated && !e.LastTimestamp.Before(since) && !slices.Contains(names, killed) && len(names) < n {
 					without = e.LastTimestamp
 				}
 			}

@@ -1,0 +1,172 @@
+package nginx
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scaler-dev/scaler/internal/testenv"
+)
+
+// TestReloadAgentInNginx runs the reload agent in the real load balancer
+// image, fed on stdin the way scalerd feeds it (docker exec -i stands in
+// for the Engine's attach), and checks the protocol end to end: it starts,
+// applies a config nginx then serves, rejects a broken one with nginx's
+// message while the running config stays, counts draining workers, and
+// keeps requests apart when they come back to back.
+func TestReloadAgentInNginx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs the Docker Engine and make images")
+	}
+	testenv.RequireDocker(t)
+	testenv.RequireImages(t, nginxImage)
+	t.Parallel()
+
+	lb := testenv.Name(t, "agent-lb")
+	testenv.Cleanup(t, lb)
+	port := testenv.FreePort(t)
+	cfg := Config{SpecName: "web", Algorithm: "round_robin", MaxFails: 1, ListenPort: 80,
+		ServerSnippet: "location = /version { return 200 \"one\\n\"; }"}
+	testenv.Docker(t, append([]string{"create", "--name", lb, "--label", testenv.LabelTest + "=" + t.Name(),
+		"-p", fmt.Sprintf("127.0.0.1:%d:80", port), nginxImage}, StartCommand()...)...)
+	copyInto(t, lb, ConfigPath, mustRender(t, cfg))
+	testenv.Docker(t, "start", lb)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"exec", "-i", lb}, AgentCommand()...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	replies := bufio.NewReader(stdout)
+	readLine := func() string {
+		t.Helper()
+		line, err := replies.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the agent: %v", err)
+		}
+		return line
+	}
+	call := func(req []byte) (int, string) {
+		t.Helper()
+		if _, err := stdin.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		code, text, err := ParseReply(readLine())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code, text
+	}
+	if got := strings.TrimSpace(readLine()); got != AgentReady {
+		t.Fatalf("first line %q, want %q", got, AgentReady)
+	}
+
+	version := func() string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/version", port))
+			if err == nil {
+				var b strings.Builder
+				_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+				resp.Body.Close()
+				return strings.TrimSpace(b.String())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nginx does not answer: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if got := version(); got != "one" {
+		t.Fatalf("before any apply: %q", got)
+	}
+
+	// Backslashes, quotes and indentation arrive byte for byte.
+	cfg.ServerSnippet = "location = /version { return 200 \"two\\n\"; }\n        location ~ \\.php$ { return 404; }"
+	rendered := mustRender(t, cfg)
+	if code, text := call(ApplyRequest(rendered)); code != ReplyOK {
+		t.Fatalf("apply: code %d %s", code, text)
+	}
+	waitVersion(t, version, "two")
+	if got, _ := dockerExec(t, lb, "cat", ConfigPath); got != strings.TrimSpace(string(rendered)) {
+		t.Fatalf("config in place differs from the one sent:\n%s\nwant:\n%s", got, rendered)
+	}
+
+	// Broken, then a good one right behind it: each gets its own reply.
+	broken := cfg
+	broken.ServerSnippet = "no_such_directive on;"
+	cfg.ServerSnippet = "location = /version { return 200 \"three\\n\"; }"
+	if _, err := stdin.Write(append(ApplyRequest(mustRender(t, broken)), ApplyRequest(mustRender(t, cfg))...)); err != nil {
+		t.Fatal(err)
+	}
+	code, text, err := ParseReply(readLine())
+	if err != nil || code != ReplyRejected || !strings.Contains(text, "no_such_directive") {
+		t.Fatalf("broken config: code %d %q %v; want %d naming the directive", code, text, err, ReplyRejected)
+	}
+	if code, text, err := ParseReply(readLine()); err != nil || code != ReplyOK {
+		t.Fatalf("apply after a rejected one: code %d %q %v", code, text, err)
+	}
+	waitVersion(t, version, "three")
+
+	code, text = call(DrainingRequest())
+	if n, err := ParseCount(text); code != ReplyOK || err != nil || n < 0 {
+		t.Fatalf("draining: code %d %q %v", code, text, err)
+	}
+	if code, text := call([]byte("bogus\n")); code == ReplyOK || code == ReplyRejected {
+		t.Fatalf("unknown request answered %d %q; want an agent failure", code, text)
+	}
+}
+
+func waitVersion(t *testing.T, version func() string, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for got := version(); got != want; got = version() {
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx serves %q, want %q after the reload", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestParseReply(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		code int
+		text string
+		ok   bool
+	}{
+		{"scaler-reply 0 reloaded\n", 0, "reloaded", true},
+		{"scaler-reply 3 nginx: [emerg] unknown directive \"x\" \n", 3, "nginx: [emerg] unknown directive \"x\"", true},
+		{"scaler-reply 0 2\n", 0, "2", true},
+		{"scaler-reply 2\n", 2, "", true},
+		{"sh: 1: head: not found\n", 0, "", false},
+		{"scaler-reply x y\n", 0, "", false},
+	} {
+		code, text, err := ParseReply(tc.line)
+		if (err == nil) != tc.ok || (tc.ok && (code != tc.code || text != tc.text)) {
+			t.Errorf("ParseReply(%q) = %d, %q, %v", tc.line, code, text, err)
+		}
+	}
+	if got := string(ApplyRequest([]byte("ab\ncd"))); got != "apply 2\nab\ncd\n" {
+		t.Errorf("ApplyRequest = %q", got)
+	}
+	if got := string(ApplyRequest([]byte("a \\ b\n\n"))); got != "apply 2\na \\ b\n\n" {
+		t.Errorf("ApplyRequest = %q", got)
+	}
+}
