@@ -185,3 +185,22 @@ func DockerEvents(ctx context.Context, since, until time.Time, filters ...string
 func unixNano(t time.Time) string {
 	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
+
+// LastStart returns the seconds from since to the last "start" event, up to
+// until, of the containers that filters select, and how many started.
+func LastStart(ctx context.Context, since, until time.Time, filters ...string) (float64, int, error) {
+	events, err := DockerEvents(ctx, since, until, append(filters, "event=start")...)
+	if err != nil {
+		return 0, 0, err
+	}
+	var last time.Time
+	for _, e := range events {
+		if e.Time.After(last) {
+			last = e.Time
+		}
+	}
+	if last.IsZero() {
+		return 0, 0, fmt.Errorf("no start event between %s and %s", since.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano))
+	}
+	return last.Sub(since).Seconds(), len(events), nil
+}

@@ -114,8 +114,19 @@ type Throughput struct {
 	Ratio       float64           `json:"ratio"`
 	// Wrk is the same comparison with wrk, a lighter client than the Go
 	// load generator, when wrk is installed.
-	Wrk      *WrkThroughput `json:"wrk,omitempty"`
-	Commands []string       `json:"commands"`
+	Wrk *WrkThroughput `json:"wrk,omitempty"`
+	// OneReplica is one more round on each path with a single replica
+	// behind nginx: the load balancer's hop alone, without the cost of
+	// running three app processes instead of one on the same cores.
+	OneReplica *OneReplicaThroughput `json:"oneReplica,omitempty"`
+	Commands   []string              `json:"commands"`
+}
+
+// OneReplicaThroughput is nginx → 1 replica against the direct path.
+type OneReplicaThroughput struct {
+	LBRate     float64 `json:"lbRequestsPerSecond"`
+	DirectRate float64 `json:"directRequestsPerSecond"`
+	Ratio      float64 `json:"ratio"`
 }
 
 // WrkThroughput is one wrk round on each path.
@@ -132,12 +143,18 @@ type Footprint struct {
 	ScaleUp  Usage `json:"scaleUp"`
 	Replicas int   `json:"replicas"`
 	// Settings are the app's, the same for scaler and compose.
-	Settings        string   `json:"settings"`
-	ScalerSeconds   float64  `json:"scalerSeconds"`
-	ComposeSeconds  *float64 `json:"composeSeconds"`
-	ComposeError    string   `json:"composeError,omitempty"`
-	ScalerCommands  []string `json:"scalerCommands"`
-	ComposeCommands []string `json:"composeCommands"`
+	Settings       string   `json:"settings"`
+	ScalerSeconds  float64  `json:"scalerSeconds"`
+	ComposeSeconds *float64 `json:"composeSeconds"`
+	// ScalerStartedSeconds and ComposeStartedSeconds are from the same
+	// start to the Engine's last "start" event of the N app containers:
+	// the part of each time the Engine spends creating and starting them,
+	// before any health check.
+	ScalerStartedSeconds  *float64 `json:"scalerStartedSeconds,omitempty"`
+	ComposeStartedSeconds *float64 `json:"composeStartedSeconds,omitempty"`
+	ComposeError          string   `json:"composeError,omitempty"`
+	ScalerCommands        []string `json:"scalerCommands"`
+	ComposeCommands       []string `json:"composeCommands"`
 }
 
 // WriteJSON writes the report, indented, to path.
@@ -375,6 +392,9 @@ func (r *Report) Markdown() string {
 		if w := t.Wrk; w != nil {
 			p(" The same with wrk (2 threads, 64 connections, one %.0f s round each), a lighter client than the Go load generator: nginx %.0f req/s, direct %.0f req/s, ratio **%.2f**.", t.Seconds, w.LBRate, w.DirectRate, w.Ratio)
 		}
+		if o := t.OneReplica; o != nil {
+			p(" With **one** replica behind nginx (the Go load generator, one round each), the hop alone: nginx %.0f req/s, direct %.0f req/s, ratio **%.2f**.", o.LBRate, o.DirectRate, o.Ratio)
+		}
 		p(" Commands: `%s`.\n\n", strings.Join(t.Commands, "`, `"))
 	}
 
@@ -389,6 +409,10 @@ func (r *Report) Markdown() string {
 			p("| `docker-compose up -d --scale app=%d`, until all healthy | **%.1f s** | | |\n", f.Replicas, *f.ComposeSeconds)
 		case f.ComposeError != "":
 			p("| `docker-compose up -d --scale app=%d` | not measured: %s | | |\n", f.Replicas, f.ComposeError)
+		}
+		if f.ScalerStartedSeconds != nil && f.ComposeStartedSeconds != nil {
+			p("\nOf those times, the Engine's creating and starting the %d containers (to its last `start` event, before any health check): scaler %.1f s, compose %.1f s.\n",
+				f.Replicas, *f.ScalerStartedSeconds, *f.ComposeStartedSeconds)
 		}
 		p("\nCommands: scaler `%s`; compose `%s`.\n", strings.Join(f.ScalerCommands, "`, `"), strings.Join(f.ComposeCommands, "`, `"))
 	}

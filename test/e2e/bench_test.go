@@ -345,6 +345,24 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 
 func ms(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(time.Millisecond) }
 
+// throughputOneReplica scales to one replica and runs one more round on
+// each path: nginx's hop alone, apart from the cost of three app processes.
+func (b *benchRun) throughputOneReplica(tp *bench.Throughput, directURL string, load func(string, time.Duration) loadgen.Summary, round time.Duration) {
+	st, ctx := b.target, b.ctx
+	st.replicas = 1
+	st.save()
+	if err := st.waitReplicas(ctx, 1, 3*time.Minute); err != nil {
+		b.fail("throughput, one replica: %v", err)
+		return
+	}
+	load(st.URL(), 2*time.Second)
+	lb, direct := load(st.URL(), round), load(directURL, round)
+	tp.OneReplica = &bench.OneReplicaThroughput{LBRate: lb.RequestsPerSecond, DirectRate: direct.RequestsPerSecond,
+		Ratio: lb.RequestsPerSecond / direct.RequestsPerSecond}
+	tp.Commands = append(tp.Commands, st.saveCommand("replicas: 1")+"; the same two loadtest commands")
+	b.t.Logf("throughput, one replica: nginx %.0f req/s, direct %.0f req/s", lb.RequestsPerSecond, direct.RequestsPerSecond)
+}
+
 // reloadSpan finds the reload that made the upstream change scalerd
 // reported at upstreamAt: its "updated upstream" log line, the last one by
 // then, gives its end and its length (reloadMillis: the request to the
@@ -558,6 +576,7 @@ func (b *benchRun) throughput() {
 	tp.LBRate, tp.DirectRate = mean(tp.ThroughLB), mean(tp.Direct)
 	tp.Ratio = tp.LBRate / tp.DirectRate
 	b.report.Throughput = tp
+	defer b.throughputOneReplica(tp, directURL, load, round)
 
 	if _, err := exec.LookPath("wrk"); err != nil {
 		b.t.Logf("throughput: wrk not installed; no cross-check")
@@ -662,6 +681,11 @@ func (b *benchRun) footprint() {
 		return
 	}
 	f.ScaleUp, f.ScalerSeconds = usage, done.Sub(saved).Seconds()
+	if secs, n, err := bench.LastStart(ctx, saved, done, "label="+v1alpha1.LabelInstance+"="+b.s.instance, "label="+v1alpha1.LabelRole+"="+v1alpha1.RoleApp); err == nil && n >= footprintReplicas {
+		f.ScalerStartedSeconds = &secs
+	} else {
+		b.t.Logf("footprint: start events of the 0 → %d: %d, %v", footprintReplicas, n, err)
+	}
 	b.report.Footprint = f
 	b.t.Logf("footprint: 0 → %d in %.1fs, %+v", footprintReplicas, f.ScalerSeconds, usage)
 
@@ -698,6 +722,11 @@ func (b *benchRun) composeScaleUp(n int) {
 	}
 	secs := ch.Converged.Sub(ch.Requested).Seconds()
 	f.ComposeSeconds = &secs
+	if started, m, err := bench.LastStart(b.ctx, ch.Requested, ch.Converged, "label=com.docker.compose.project="+c.Project, "label=com.docker.compose.service=app"); err == nil && m >= n {
+		f.ComposeStartedSeconds = &started
+	} else {
+		b.t.Logf("compose: start events of the 0 → %d: %d, %v", n, m, err)
+	}
 	b.t.Logf("compose: 0 → %d in %.1fs", n, secs)
 }
 
