@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,6 +162,11 @@ func DockerEvents(ctx context.Context, since, until time.Time, filters ...string
 	if err != nil {
 		return nil, err
 	}
+	return parseEvents(out)
+}
+
+// parseEvents reads the lines of `docker events --format '{{json .}}'`.
+func parseEvents(out string) ([]DockerEvent, error) {
 	var events []DockerEvent
 	for _, line := range strings.Split(out, "\n") {
 		if strings.TrimSpace(line) == "" {
@@ -186,21 +193,52 @@ func unixNano(t time.Time) string {
 	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
-// LastStart returns the seconds from since to the last "start" event, up to
-// until, of the containers that filters select, and how many started.
-func LastStart(ctx context.Context, since, until time.Time, filters ...string) (float64, int, error) {
-	events, err := DockerEvents(ctx, since, until, append(filters, "event=start")...)
+// WatchStarts records, from its return on, when the containers that
+// filters select start. The Engine keeps only its last 256 events for a
+// later `docker events --since` query, too few for a 50-replica scale-up
+// with its health checks, so the stream is read as it comes. stop ends it
+// and returns the times.
+func WatchStarts(ctx context.Context, filters ...string) (stop func() []time.Time, err error) {
+	args := []string{"events", "--filter", "type=container", "--filter", "event=start", "--format", "{{json .}}"}
+	for _, f := range filters {
+		args = append(args, "--filter", f)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, 0, err
+		cancel()
+		return nil, err
 	}
-	var last time.Time
-	for _, e := range events {
-		if e.Time.After(last) {
-			last = e.Time
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("docker events: %w", err)
+	}
+	var mu sync.Mutex
+	var times []time.Time
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if evs, err := parseEvents(sc.Text()); err == nil {
+				mu.Lock()
+				for _, e := range evs {
+					times = append(times, e.Time)
+				}
+				mu.Unlock()
+			}
 		}
-	}
-	if last.IsZero() {
-		return 0, 0, fmt.Errorf("no start event between %s and %s", since.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano))
-	}
-	return last.Sub(since).Seconds(), len(events), nil
+	}()
+	// The CLI subscribes after it starts; a start before that would be
+	// missed.
+	time.Sleep(500 * time.Millisecond)
+	return func() []time.Time {
+		cancel()
+		<-done
+		_ = cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(times)
+	}, nil
 }

@@ -114,23 +114,17 @@ type Throughput struct {
 	Ratio       float64           `json:"ratio"`
 	// Wrk is the same comparison with wrk, a lighter client than the Go
 	// load generator, when wrk is installed.
-	Wrk *WrkThroughput `json:"wrk,omitempty"`
+	Wrk *PathRates `json:"wrk,omitempty"`
 	// OneReplica is one more round on each path with a single replica
 	// behind nginx: the load balancer's hop alone, without the cost of
 	// running three app processes instead of one on the same cores.
-	OneReplica *OneReplicaThroughput `json:"oneReplica,omitempty"`
-	Commands   []string              `json:"commands"`
+	OneReplica *PathRates `json:"oneReplica,omitempty"`
+	Commands   []string   `json:"commands"`
 }
 
-// OneReplicaThroughput is nginx → 1 replica against the direct path.
-type OneReplicaThroughput struct {
-	LBRate     float64 `json:"lbRequestsPerSecond"`
-	DirectRate float64 `json:"directRequestsPerSecond"`
-	Ratio      float64 `json:"ratio"`
-}
-
-// WrkThroughput is one wrk round on each path.
-type WrkThroughput struct {
+// PathRates is one round on each path, through nginx and direct: the wrk
+// cross-check, or the one-replica round.
+type PathRates struct {
 	LBRate     float64 `json:"lbRequestsPerSecond"`
 	DirectRate float64 `json:"directRequestsPerSecond"`
 	Ratio      float64 `json:"ratio"`

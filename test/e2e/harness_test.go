@@ -93,6 +93,15 @@ func (s *stack) name(short string) string { return s.instance + "-" + short }
 
 func (s *stack) cleanup() {
 	s.stopDaemon(syscall.SIGKILL)
+	// SCALER_E2E_LOGS_TO=<dir> keeps every stack's whole scalerd log, for
+	// looking into a run after the fact.
+	if dir := os.Getenv("SCALER_E2E_LOGS_TO"); dir != "" {
+		if b, err := os.ReadFile(s.logs.Name()); err == nil {
+			if err := os.WriteFile(filepath.Join(dir, s.instance+".log"), b, 0o644); err != nil {
+				s.t.Logf("keeping the scalerd log: %v", err)
+			}
+		}
+	}
 	if s.t.Failed() || os.Getenv("SCALER_E2E_LOGS") != "" {
 		if b, err := os.ReadFile(s.logs.Name()); err == nil {
 			lines := strings.Split(string(b), "\n")
