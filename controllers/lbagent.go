@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/scaler-dev/scaler/internal/nginx"
 )
 
@@ -101,4 +103,72 @@ func (a *lbAgent) close() {
 	if a != nil && a.session != nil {
 		_ = a.session.Close()
 	}
+}
+
+// testAndReload checks cfg with nginx -t and, only if it passes, makes the
+// running nginx use it. It goes through the load balancer's reload agent
+// when it has one, and otherwise (or when the agent fails) copies the
+// candidate in and runs the check and reload in one exec. Applying the
+// same config twice is harmless, so a request the agent may or may not
+// have carried out is simply repeated.
+func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Container, cfg []byte) error {
+	log := logr.FromContextOrDiscard(ctx)
+	if a := r.reloadAgent(ctx, st, lb); a != nil {
+		code, text, err := a.call(ctx, nginx.ApplyRequest(cfg))
+		switch {
+		case err == nil && code == nginx.ReplyOK:
+			return nil
+		case err == nil && code == nginx.ReplyRejected:
+			return fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, text)
+		case err == nil:
+			a.close()
+			st.agent, st.agentOff = nil, lb.ID
+			log.Info("reload agent cannot apply configs in this image; reloading with one exec each", "replica", lb.Name, "reply", text)
+		default:
+			st.agent = nil // started afresh on the next reload
+			if ctx.Err() != nil {
+				return err
+			}
+			log.Error(err, "reload agent failed; reloading with one exec", "replica", lb.Name)
+		}
+	}
+	if err := r.Runtime.CopyFile(ctx, lb.ID, nginx.CandidatePath, cfg); err != nil {
+		return fmt.Errorf("writing candidate config: %w", err)
+	}
+	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript())
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("reload exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
+		if res.ExitCode == 3 {
+			err = fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, strings.TrimSpace(res.Output))
+		}
+	}
+	return err
+}
+
+// reloadAgent returns the reload agent of lb, starting it if needed, or
+// nil when lb cannot run one.
+func (r *Reconciler) reloadAgent(ctx context.Context, st *specState, lb Container) *lbAgent {
+	if st.agent != nil && st.agent.containerID == lb.ID {
+		return st.agent
+	}
+	r.dropAgent(st)
+	if st.agentOff == lb.ID {
+		return nil
+	}
+	a, err := openAgent(ctx, r.Runtime, lb.ID)
+	if err != nil {
+		if errors.Is(err, errAgentUnusable) {
+			st.agentOff = lb.ID
+		}
+		logr.FromContextOrDiscard(ctx).Error(err, "no reload agent in the load balancer; reloading with one exec", "replica", lb.Name)
+		return nil
+	}
+	st.agent = a
+	return a
+}
+
+// dropAgent ends the reload agent, if any (its load balancer is going).
+func (r *Reconciler) dropAgent(st *specState) {
+	st.agent.close()
+	st.agent = nil
 }

@@ -10,7 +10,7 @@
 # The second writes bench/results.json and regenerates the marked section of
 # BENCHMARKS.md; the rest of that file is hand-written and left alone.
 #
-# usage: hack/bench.sh                 everything (about 11 minutes)
+# usage: hack/bench.sh                 everything (15 to 20 minutes)
 #        BENCH_ONLY=reaction,throughput hack/bench.sh
 #                                      only those parts of the second, without
 #                                      hack/bench-demoapp.sh; the results go to

@@ -290,3 +290,13 @@ func TestReportChecksAndMarkdown(t *testing.T) {
 		t.Errorf("json %v: %s", err, b)
 	}
 }
+
+func TestOneLineKeepsTheFirstAndTheErrorLine(t *testing.T) {
+	msg := "docker-compose up: exit status 1\nCreating app_1 ...\n\nERROR: for app  Read timed out. (read timeout=60)\nIf you encounter this issue | regularly"
+	if got, want := oneLine(msg), "docker-compose up: exit status 1 … ERROR: for app  Read timed out. (read timeout=60)"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+	if got := oneLine("a | b\nc"); got != `a \| b … c` {
+		t.Errorf("oneLine = %q", got)
+	}
+}

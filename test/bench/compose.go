@@ -49,6 +49,10 @@ func (c *Compose) env() []string {
 		"BENCH_NGINX_CONF="+c.conf,
 		"BENCH_GREETING="+c.greeting,
 		"BENCH_APP_CPUS="+c.cpus,
+		// compose gives up on an Engine call after 60 s by default, which a
+		// 50-replica `up` on a loaded 2-core Engine exceeded; waiting is
+		// all it needs.
+		"COMPOSE_HTTP_TIMEOUT=600",
 	)
 	if h := c.HealthCheck; h != (HealthCheck{}) {
 		env = append(env, "BENCH_HEALTH_INTERVAL="+h.Interval, "BENCH_HEALTH_TIMEOUT="+h.Timeout, fmt.Sprintf("BENCH_HEALTH_RETRIES=%d", h.Retries))

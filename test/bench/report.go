@@ -273,7 +273,7 @@ func (r *Report) Markdown() string {
 		r.Date, m.CPUs, m.MemoryGiB, m.Kernel, m.Docker, m.Compose, m.LoadAverage)
 	p("Raw figures: `bench/results.json`. One part alone: `%s`.\n\n", fmt.Sprintf(r.Rerun, "<part>"))
 	for _, e := range r.Errors {
-		p("**Not measured:** %s\n\n", e)
+		p("**Not measured:** %s\n\n", oneLine(e))
 	}
 
 	p("#### Targets\n\n| what | target | measured | met |\n| --- | --- | --- | --- |\n")
@@ -402,7 +402,7 @@ func (r *Report) Markdown() string {
 		case f.ComposeSeconds != nil:
 			p("| `docker-compose up -d --scale app=%d`, until all healthy | **%.1f s** | | |\n", f.Replicas, *f.ComposeSeconds)
 		case f.ComposeError != "":
-			p("| `docker-compose up -d --scale app=%d` | not measured: %s | | |\n", f.Replicas, f.ComposeError)
+			p("| `docker-compose up -d --scale app=%d` | not measured: %s | | |\n", f.Replicas, oneLine(f.ComposeError))
 		}
 		if f.ScalerStartedSeconds != nil && f.ComposeStartedSeconds != nil {
 			p("\nOf those times, the Engine's creating and starting the %d containers (to its last `start` event, before any health check): scaler %.1f s, compose %.1f s.\n",
@@ -511,4 +511,30 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// oneLine shortens a command's multi-line error to one line (a table
+// cell, a paragraph): its first line and docker-compose's ERROR line (else the last).
+// The whole text stays in the JSON.
+func oneLine(msg string) string {
+	var lines []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, strings.ReplaceAll(l, "|", "\\|"))
+		}
+	}
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	last := lines[len(lines)-1]
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "ERROR") {
+			last = l
+			break
+		}
+	}
+	return lines[0] + " … " + last
 }
