@@ -62,7 +62,7 @@ type scalerTarget struct {
 	greeting string
 	// algorithm is the load balancer's, "" for the default (least_conn).
 	algorithm string
-	// health replaces the harness's health-check timing (1s, 1s, 2
+	// health replaces the harness's health-check timing (1s, 5s, 3
 	// retries) where set.
 	health bench.HealthCheck
 	// noCPULimit drops the 0.5 CPU limit (for the throughput comparison).
