@@ -90,7 +90,7 @@ func (f *fakeRuntime) serveAgent(id string, in *bufio.Reader, out *io.PipeWriter
 			case f.rejectConfig:
 				f.record("reload rejected")
 				f.mu.Unlock()
-				reply(nginx.ReplyRejected, "nginx: [emerg] unknown directive")
+				reply(nginx.RejectedCode, "nginx: [emerg] unknown directive")
 				continue
 			}
 			f.files[id+":"+configPathForTest] = body

@@ -118,7 +118,7 @@ func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Contai
 		switch {
 		case err == nil && code == nginx.ReplyOK:
 			return nil
-		case err == nil && code == nginx.ReplyRejected:
+		case err == nil && code == nginx.RejectedCode:
 			return fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, text)
 		case err == nil:
 			a.close()
@@ -138,7 +138,7 @@ func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Contai
 	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript())
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("reload exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
-		if res.ExitCode == 3 {
+		if res.ExitCode == nginx.RejectedCode {
 			err = fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, strings.TrimSpace(res.Output))
 		}
 	}
@@ -171,4 +171,15 @@ func (r *Reconciler) reloadAgent(ctx context.Context, st *specState, lb Containe
 func (r *Reconciler) dropAgent(st *specState) {
 	st.agent.close()
 	st.agent = nil
+}
+
+// reloadScript checks the candidate config and only then moves it into
+// place and reloads, in one exec so that a reaction costs one round trip.
+// Exit code nginx.RejectedCode means the candidate failed `nginx -t` and
+// was not applied.
+func reloadScript() []string {
+	test := strings.Join(nginx.TestCommand(nginx.CandidatePath), " ")
+	reload := strings.Join(nginx.ReloadCommand(), " ")
+	return []string{"/bin/sh", "-c", fmt.Sprintf("%s 2>&1 || exit %d; mv -f %s %s && %s 2>&1",
+		test, nginx.RejectedCode, nginx.CandidatePath, nginx.ConfigPath, reload)}
 }

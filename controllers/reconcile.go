@@ -593,16 +593,6 @@ func (r *Reconciler) lbFailed(name string, st *specState, reason string, err err
 	return err
 }
 
-// reloadScript checks the candidate config and only then moves it into
-// place and reloads, in one exec so that a reaction costs one round trip.
-// Exit code 3 means the candidate failed `nginx -t` and was not applied.
-func reloadScript() []string {
-	test := strings.Join(nginx.TestCommand(nginx.CandidatePath), " ")
-	reload := strings.Join(nginx.ReloadCommand(), " ")
-	return []string{"/bin/sh", "-c", fmt.Sprintf("%s 2>&1 || exit 3; mv -f %s %s && %s 2>&1",
-		test, nginx.CandidatePath, nginx.ConfigPath, reload)}
-}
-
 // ErrConfigRejected wraps a config that failed `nginx -t`; the running
 // config stays.
 var ErrConfigRejected = errors.New("nginx rejected the new config")

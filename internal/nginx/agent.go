@@ -24,9 +24,9 @@ import (
 //
 //	scaler-reply <code> <text>
 //
-// with code 0 (done; for draining the text is the count), ReplyRejected
+// with code 0 (done; for draining the text is the count), RejectedCode
 // (the config failed nginx -t and was not applied; the text is nginx's
-// message) or any other code for a failure of the agent itself, which the
+// message; the one-exec reload script exits with the same code) or any other code for a failure of the agent itself, which the
 // controller answers by falling back to one exec per reload. The agent
 // prints AgentReady once it runs.
 //
@@ -44,10 +44,10 @@ import (
 // It needs only a POSIX shell (dash, busybox ash), plus grep and wc for
 // draining.
 const (
-	AgentReady    = "scaler-agent ready"
-	replyPrefix   = "scaler-reply "
-	ReplyOK       = 0
-	ReplyRejected = 3
+	AgentReady   = "scaler-agent ready"
+	replyPrefix  = "scaler-reply "
+	ReplyOK      = 0
+	RejectedCode = 3
 )
 
 // AgentCommand starts the reload agent.
@@ -67,14 +67,14 @@ while IFS=' ' read -r req n; do
       else echo "scaler-reply 1 could not signal the nginx master (pid file $P)"; fi
     else
       msg=; while IFS= read -r l; do msg="$msg $l"; done < "$E"
-      printf 'scaler-reply 3%%s\n' "$msg"
+      printf 'scaler-reply %d%%s\n' "$msg"
     fi;;
   draining)
-    echo "scaler-reply 0 $(grep -a -l 'worker process is shutting dow[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)";;
+    echo "scaler-reply 0 $(%[7]s)";;
   *) echo "scaler-reply 2 unknown request $req";;
   esac
 done
-`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady)
+`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown)
 	return []string{"/bin/sh", "-c", script}
 }
 

@@ -116,8 +116,8 @@ func TestReloadAgentInNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, text, err := ParseReply(readLine())
-	if err != nil || code != ReplyRejected || !strings.Contains(text, "no_such_directive") {
-		t.Fatalf("broken config: code %d %q %v; want %d naming the directive", code, text, err, ReplyRejected)
+	if err != nil || code != RejectedCode || !strings.Contains(text, "no_such_directive") {
+		t.Fatalf("broken config: code %d %q %v; want %d naming the directive", code, text, err, RejectedCode)
 	}
 	if code, text, err := ParseReply(readLine()); err != nil || code != ReplyOK {
 		t.Fatalf("apply after a rejected one: code %d %q %v", code, text, err)
@@ -128,7 +128,7 @@ func TestReloadAgentInNginx(t *testing.T) {
 	if n, err := ParseCount(text); code != ReplyOK || err != nil || n < 0 {
 		t.Fatalf("draining: code %d %q %v", code, text, err)
 	}
-	if code, text := call([]byte("bogus\n")); code == ReplyOK || code == ReplyRejected {
+	if code, text := call([]byte("bogus\n")); code == ReplyOK || code == RejectedCode {
 		t.Fatalf("unknown request answered %d %q; want an agent failure", code, text)
 	}
 }

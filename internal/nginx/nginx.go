@@ -262,9 +262,13 @@ func StartCommand() []string {
 // down", which shows in /proc/PID/cmdline. The pattern's "dow[n]" matches
 // "down" but not itself, so grep and the shell running it never count.
 func ShuttingDownWorkersCommand() []string {
-	return []string{"/bin/sh", "-c",
-		"grep -a -l 'worker process is shutting dow[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"}
+	return []string{"/bin/sh", "-c", countShuttingDown}
 }
+
+// countShuttingDown prints the number of draining workers; the bracket
+// keeps the shell running it from counting itself. The reload agent runs
+// it too.
+const countShuttingDown = "grep -a -l 'worker process is shutting dow[n]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"
 
 // ParseCount reads the number ShuttingDownWorkersCommand prints.
 func ParseCount(output string) (int, error) {
