@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
@@ -55,24 +56,35 @@ func (l *crashLoop) noteFailure(replica, how string) {
 }
 
 // reportReplacements records ReplicaReplaced for each created replica that
-// takes the name (the index) of a failed one, and returns the others. A
-// failure whose replacement is not pending any more (no back-off holds it,
-// no create failed) is forgotten: a scale-down absorbed it, and a later
-// scale-up reusing its name is no replacement.
-func (r *Reconciler) reportReplacements(spec, hash string, created []string, stillPending bool) (scaledUp []string) {
+// replaces a failed one, and returns the others. A dead replica's
+// replacement takes its name (its index); an unhealthy one keeps its name
+// until its replacement is ready, so the plan says which unhealthy replicas
+// its first creates replace (replacing). A failure whose replacement is not
+// pending any more (no back-off holds it, no create failed) is forgotten: a
+// scale-down absorbed it, and a later scale-up reusing its name is no
+// replacement.
+func (r *Reconciler) reportReplacements(spec, hash string, created, replacing []string, stillPending bool) (scaledUp []string) {
 	loop := r.state(spec).crash[hash]
 	for _, name := range created {
-		how, ok := "", false
+		replaced, how, ok := name, "", false
 		if loop != nil {
 			how, ok = loop.failed[name]
+			for !ok && len(replacing) > 0 {
+				replaced, replacing = replacing[0], replacing[1:]
+				how, ok = loop.failed[replaced]
+			}
 		}
 		if !ok {
 			scaledUp = append(scaledUp, name)
 			continue
 		}
-		delete(loop.failed, name)
+		delete(loop.failed, replaced)
 		r.Metrics.replicaReplaced(spec)
-		r.Events.Eventf(spec, "replica/"+name, v1alpha1.EventNormal, ReasonReplicaReplaced, "created %s to replace the replica that %s", name, how)
+		msg := fmt.Sprintf("created %s to replace the replica that %s", name, how)
+		if replaced != name {
+			msg = fmt.Sprintf("created %s to replace %s, which %s", name, replaced, how)
+		}
+		r.Events.Eventf(spec, "replica/"+name, v1alpha1.EventNormal, ReasonReplicaReplaced, "%s", msg)
 	}
 	if loop != nil && !stillPending {
 		loop.failed = nil

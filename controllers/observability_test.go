@@ -256,15 +256,23 @@ func TestConvergeTimeCountsFromWhenTheStoreSawTheChange(t *testing.T) {
 func TestAnUnhealthyReplicaIsReportedAndReplaced(t *testing.T) {
 	h := newHarness(t, testSpec(2))
 	converge(h)
+	before := len(h.r.Events.List("web"))
 	h.rt.set("web-2", StateRunning, HealthUnhealthy)
 	h.mustReconcile()
-	events := h.r.Events.List("web")
-	got := reasons(events, "replica/web-2")
-	if len(got) != 2 || got[0] != ReasonReplicaUnhealthy || got[1] != ReasonReplicaReplaced {
-		t.Fatalf("events of replica/web-2 = %v", got)
+	events := h.r.Events.List("web")[before:]
+	if got := reasons(events, "replica/web-2"); len(got) != 1 || got[0] != ReasonReplicaUnhealthy {
+		t.Fatalf("events of replica/web-2 = %v, want [%s]", got, ReasonReplicaUnhealthy)
 	}
-	if msg := events[len(events)-1].Message; msg != "created web-2 to replace the replica that turned unhealthy" {
+	if got := reasons(events, "replica/web-3"); len(got) != 1 || got[0] != ReasonReplicaReplaced {
+		t.Fatalf("events of replica/web-3 = %v, want [%s]", got, ReasonReplicaReplaced)
+	}
+	if msg := events[len(events)-1].Message; msg != "created web-3 to replace web-2, which turned unhealthy" {
 		t.Errorf("message = %q", msg)
+	}
+	for _, e := range events {
+		if e.Reason == ReasonScaledUp {
+			t.Errorf("a replacement was reported as a scale-up: %q", e.Message)
+		}
 	}
 }
 

@@ -54,11 +54,18 @@ type Plan struct {
 	Create []int
 	// Blocked counts replicas that would be created now but for back-off.
 	Blocked int
+	// Unhealthy lists the unhealthy replicas kept, out of the upstream,
+	// until enough replicas are ready without them.
+	Unhealthy []Container
+	// Replacing names the unhealthy replicas that the first creates of
+	// this plan replace, in order: they keep their names while they stay,
+	// so their replacements take new ones.
+	Replacing []string
 }
 
 // Converged reports whether the plan has nothing left to do.
 func (p Plan) Converged() bool {
-	return len(p.Remove) == 0 && len(p.Start) == 0 && len(p.Create) == 0 && p.Blocked == 0
+	return len(p.Remove) == 0 && len(p.Start) == 0 && len(p.Create) == 0 && p.Blocked == 0 && len(p.Unhealthy) == 0
 }
 
 // String prints the plan one step a line, for logs and golden tests.
@@ -74,7 +81,14 @@ func (p Plan) String() string {
 	for _, c := range p.Start {
 		fmt.Fprintf(&b, "start %s\n", c.Name)
 	}
-	for _, i := range p.Create {
+	for _, c := range p.Unhealthy {
+		fmt.Fprintf(&b, "keep %s (unhealthy) until replaced\n", c.Name)
+	}
+	for n, i := range p.Create {
+		if n < len(p.Replacing) {
+			fmt.Fprintf(&b, "create %d (replaces %s)\n", i, p.Replacing[n])
+			continue
+		}
 		fmt.Fprintf(&b, "create %d\n", i)
 	}
 	if p.Blocked > 0 {
@@ -101,6 +115,17 @@ func IsFailed(c Container) bool {
 	case StateExited, StateDead:
 		return true
 	}
+	return IsUnhealthy(c)
+}
+
+// IsUnhealthy reports whether a replica runs but fails its health check.
+// Such a replica is out of the upstream, but unlike a dead one it is not
+// removed at once: it stays until its replacement is ready, and rejoins
+// the upstream if it passes a probe first. A probe that timed out because
+// the machine was saturated thus costs no capacity; removing such replicas
+// at once had emptied the upstream under load, with crash-loop back-off
+// then holding the replacements (see BENCHMARKS.md).
+func IsUnhealthy(c Container) bool {
 	return c.State == StateRunning && c.Health == HealthUnhealthy
 }
 
@@ -118,9 +143,12 @@ func ReplicaIndex(c Container) int {
 // belong in the upstream. It follows the Kubernetes deployment controller's
 // arithmetic: at most Replicas+MaxSurge replicas exist at once, and at least
 // Replicas-MaxUnavailable stay ready while outdated ones are replaced.
+// Unhealthy replicas are outside that count: each is replaced at once, and
+// removed once enough replicas are ready without it.
 func PlanReplicas(in PlanInput) Plan {
 	var p Plan
 	var current, outdated []Container // live: not failed, not draining
+	var unhealthy []Container
 	used := map[int]bool{}
 	draining := 0
 	for _, c := range sortedByIndex(in.Observed) {
@@ -130,6 +158,10 @@ func PlanReplicas(in PlanInput) Plan {
 			p.Remove = append(p.Remove, Removal{c, "draining", true})
 			used[ReplicaIndex(c)] = true
 			draining++
+			continue
+		case IsUnhealthy(c):
+			used[ReplicaIndex(c)] = true
+			unhealthy = append(unhealthy, c)
 			continue
 		case IsFailed(c):
 			// A failed replica's index is free again: it is removed before
@@ -164,6 +196,7 @@ func PlanReplicas(in PlanInput) Plan {
 	}
 
 	create := want - len(current)
+	outdatedReadyRemoved := 0
 	if len(outdated) > 0 {
 		surge, unavailable := int(in.MaxSurge), int(in.MaxUnavailable)
 		if surge == 0 && unavailable == 0 {
@@ -188,6 +221,21 @@ func PlanReplicas(in PlanInput) Plan {
 			}
 			p.remove(c, "outdated")
 			budget--
+			if IsReady(c) {
+				outdatedReadyRemoved++
+			}
+		}
+	}
+
+	// An unhealthy replica is removed once the replicas that stay serve
+	// Replicas without it; until then the lowest-numbered stay, as they
+	// may recover sooner than a replacement turns ready.
+	keep := max(0, want-countReady(current)-countReady(outdated)+outdatedReadyRemoved)
+	for i, c := range unhealthy {
+		if i < keep {
+			p.Unhealthy = append(p.Unhealthy, c)
+		} else {
+			p.Remove = append(p.Remove, Removal{c, failureReason(c), false})
 		}
 	}
 
@@ -199,6 +247,9 @@ func PlanReplicas(in PlanInput) Plan {
 				if !used[i] {
 					p.Create = append(p.Create, i)
 				}
+			}
+			for _, c := range p.Unhealthy[:min(len(p.Unhealthy), len(p.Create))] {
+				p.Replacing = append(p.Replacing, c.Name)
 			}
 		}
 	}

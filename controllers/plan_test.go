@@ -80,10 +80,46 @@ func TestPlanReplicas(t *testing.T) {
 			replica(1, "a", "ready"), replica(2, "a", "exited"), replica(3, "a", "ready")}},
 		want: "remove web-2 (exited)\ncreate 2\nupstream [web-1 web-3]\n",
 	}, {
-		name: "unhealthy replica is replaced",
+		name: "unhealthy replica leaves the upstream and is replaced under a new number",
 		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
 			replica(1, "a", "unhealthy"), replica(2, "a", "ready")}},
-		want: "remove web-1 (unhealthy)\ncreate 1\nupstream [web-2]\n",
+		want: "keep web-1 (unhealthy) until replaced\ncreate 3 (replaces web-1)\nupstream [web-2]\n",
+	}, {
+		name: "unhealthy replica stays while its replacement starts",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready"), replica(3, "a", "starting")}},
+		want: "keep web-1 (unhealthy) until replaced\nupstream [web-2]\n",
+	}, {
+		name: "unhealthy replica goes once its replacement is ready",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready"), replica(3, "a", "ready")}},
+		want: "remove web-1 (unhealthy)\nupstream [web-2 web-3]\n",
+	}, {
+		name: "a recovered replica rejoins and its unready replacement goes",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "starting")}},
+		want: "remove web-3 (scale-down)\nupstream [web-1 web-2]\n",
+	}, {
+		name: "back-off holds the replacement and keeps every unhealthy replica",
+		in: PlanInput{Replicas: 3, TemplateHash: "a", CreateBlocked: true, Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "unhealthy"), replica(3, "a", "unhealthy")}},
+		want: "keep web-1 (unhealthy) until replaced\nkeep web-2 (unhealthy) until replaced\n" +
+			"keep web-3 (unhealthy) until replaced\nhold 3 until allowed to create\nupstream []\n",
+	}, {
+		name: "unhealthy replicas beyond the missing ones go, the highest numbers first",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready"), replica(3, "a", "unhealthy"), replica(4, "a", "starting")}},
+		want: "remove web-3 (unhealthy)\nkeep web-1 (unhealthy) until replaced\nupstream [web-2]\n",
+	}, {
+		name: "scale to zero removes unhealthy replicas",
+		in: PlanInput{Replicas: 0, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready")}},
+		want: "drain web-2 (scale-down)\nremove web-1 (unhealthy)\nupstream []\n",
+	}, {
+		name: "an unhealthy old replica in a rollout stays until the new ones serve",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxSurge: 1, Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "ready")}},
+		want: "keep web-1 (unhealthy) until replaced\ncreate 3 (replaces web-1)\ncreate 4\nupstream [web-2]\n",
 	}, {
 		name: "back-off holds the replacement",
 		in: PlanInput{Replicas: 2, TemplateHash: "a", CreateBlocked: true, Observed: []Container{

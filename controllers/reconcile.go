@@ -798,7 +798,7 @@ func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpe
 	wg.Wait()
 	sort.Strings(created)
 	r.Metrics.replicasCreated(name, len(created))
-	if scaledUp := r.reportReplacements(name, hash, created, plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
+	if scaledUp := r.reportReplacements(name, hash, created, plan.Replacing, plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
 		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledUp, "created %d replica(s): %s", len(scaledUp), strings.Join(scaledUp, ", "))
 	}
 	if err := errors.Join(errs...); err != nil {

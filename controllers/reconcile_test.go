@@ -151,6 +151,70 @@ func TestReconcileReplacesACrashedReplicaAfterItLeavesTheUpstream(t *testing.T) 
 	}
 }
 
+// An unhealthy replica leaves the upstream at once, but is removed only
+// when its replacement is ready: under a saturating load, a probe that
+// timed out would otherwise cost a serving replica.
+func TestReconcileKeepsAnUnhealthyReplicaUntilItsReplacementIsReady(t *testing.T) {
+	h := newHarness(t, testSpec(3))
+	converge(h)
+	h.rt.set("web-2", StateRunning, HealthUnhealthy)
+	h.mustReconcile()
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; create web-4" {
+		t.Fatalf("calls = %q, want the upstream reloaded without web-2, then a replacement created", calls)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {
+		t.Fatalf("upstream = %s", got)
+	}
+	h.mustReconcile() // the replacement starts: nothing to do
+	if calls := h.rt.takeCalls(); len(calls) != 0 {
+		t.Fatalf("calls while the replacement starts = %v, want none", calls)
+	}
+	h.rt.set("web-4", StateRunning, HealthHealthy)
+	h.mustReconcile()
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; remove web-2" {
+		t.Fatalf("calls = %q, want web-4 added, then web-2 removed", calls)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3,web-4" {
+		t.Fatalf("upstream = %s", got)
+	}
+}
+
+func TestReconcileLetsARecoveredReplicaRejoin(t *testing.T) {
+	h := newHarness(t, testSpec(3))
+	converge(h)
+	h.rt.set("web-2", StateRunning, HealthUnhealthy)
+	h.mustReconcile()
+	h.rt.takeCalls()
+	h.rt.set("web-2", StateRunning, HealthHealthy) // passes a probe before web-4 is ready
+	h.mustReconcile()
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; remove web-4" {
+		t.Fatalf("calls = %q, want web-2 back in the upstream and the unready web-4 removed", calls)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2,web-3" {
+		t.Fatalf("upstream = %s", got)
+	}
+}
+
+// Back-off holds replacements, but no longer the capacity: every unhealthy
+// replica stays, and rejoins the upstream if it recovers.
+func TestReconcileBackOffKeepsUnhealthyReplicas(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	h.rt.set("web-1", StateRunning, HealthUnhealthy)
+	h.rt.set("web-2", StateRunning, HealthUnhealthy)
+	h.mustReconcile() // two failures: the second replacement waits for back-off
+	calls := strings.Join(h.rt.takeCalls(), "; ")
+	if strings.Contains(calls, "remove") {
+		t.Fatalf("calls = %q; no unhealthy replica may be removed before a replacement is ready", calls)
+	}
+	h.rt.set("web-1", StateRunning, HealthHealthy)
+	h.rt.set("web-2", StateRunning, HealthHealthy)
+	h.mustReconcile()
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2" {
+		t.Fatalf("upstream = %s after both recovered", got)
+	}
+}
+
 func TestReconcileBacksOffAReplicaThatKeepsCrashing(t *testing.T) {
 	h := newHarness(t, testSpec(1))
 	converge(h)

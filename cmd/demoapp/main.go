@@ -42,6 +42,10 @@ Environment:
   SHUTDOWN_TIMEOUT          grace for in-flight requests on SIGTERM (default 10s)
   HEALTHCHECK_TIMEOUT       timeout of the healthcheck subcommand (default 2s)
   LOG_FORMAT                text or json (default text)
+
+Signals:
+  SIGTERM, SIGINT           stop accepting, finish in-flight requests, exit
+  SIGUSR1                   toggle /health between ok and 503 (an unhealthy replica that still runs)
 `
 
 func main() {

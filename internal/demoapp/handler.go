@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -28,6 +29,23 @@ type App struct {
 	rootSuffix   []byte // ,"served_by":{...}}\n
 	rootDegraded []byte // the whole degraded response: visits null
 	bufs         sync.Pool
+
+	// failingHealth makes /health answer 503 while set; SIGUSR1 flips it
+	// (see ToggleHealth), so that a replica can be made unhealthy from
+	// outside without stopping it.
+	failingHealth atomic.Bool
+}
+
+// ToggleHealth flips whether /health fails, and reports whether it fails
+// now. It lets anyone watch a controller react to an unhealthy replica
+// that still runs: `docker kill -s USR1 web-2` and back.
+func (a *App) ToggleHealth() (failing bool) {
+	for {
+		old := a.failingHealth.Load()
+		if a.failingHealth.CompareAndSwap(old, !old) {
+			return !old
+		}
+	}
 }
 
 // New returns the app serving with counter as its store. The counter is
@@ -98,6 +116,10 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request) {
 // degrades responses but must not take the replica out of the load balancer,
 // or every replica would leave it at once.
 func (a *App) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if a.failingHealth.Load() {
+		writeError(w, http.StatusServiceUnavailable, "failing on purpose: SIGUSR1 turned health off; send it again to turn it back on")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.RedisTimeout)
 	defer cancel()
 	body := []byte(`{"status":"ok","redis":"up"}` + "\n")

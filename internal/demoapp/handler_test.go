@@ -191,6 +191,25 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+func TestToggleHealthFailsHealthOnlyUntilToggledBack(t *testing.T) {
+	app := New(testConfig(), newFakeCounter(), logr.Discard())
+	if !app.ToggleHealth() {
+		t.Fatal("first toggle reported health still on")
+	}
+	if rec := get(t, app, "/health"); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "SIGUSR1") {
+		t.Errorf("GET /health while toggled off = %d %s, want 503 naming SIGUSR1", rec.Code, rec.Body)
+	}
+	if rec := get(t, app, "/"); rec.Code != http.StatusOK {
+		t.Errorf("GET / while health is off = %d, want 200: only the probe fails", rec.Code)
+	}
+	if app.ToggleHealth() {
+		t.Fatal("second toggle reported health still off")
+	}
+	if rec := get(t, app, "/health"); rec.Code != http.StatusOK {
+		t.Errorf("GET /health after toggling back = %d, want 200", rec.Code)
+	}
+}
+
 func TestLoadTest(t *testing.T) {
 	app := New(testConfig(), newFakeCounter(), logr.Discard())
 	type loadResponse struct {

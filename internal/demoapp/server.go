@@ -7,7 +7,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -27,7 +30,21 @@ func Run(ctx context.Context, cfg Config, log logr.Logger) error {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "instance", cfg.InstanceName, "redisAddr", cfg.RedisAddr)
-	return Serve(ctx, ln, New(cfg, counter, log), cfg.ShutdownTimeout, log)
+	app := New(cfg, counter, log)
+	toggles := make(chan os.Signal, 1)
+	signal.Notify(toggles, syscall.SIGUSR1)
+	defer signal.Stop(toggles)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-toggles:
+				log.Info("SIGUSR1: health check toggled", "failing", app.ToggleHealth())
+			}
+		}
+	}()
+	return Serve(ctx, ln, app, cfg.ShutdownTimeout, log)
 }
 
 // Serve serves h on ln until ctx is cancelled, then shuts down gracefully:

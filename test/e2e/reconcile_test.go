@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,6 +75,54 @@ func TestKilledReplicaLeavesTheUpstreamAndIsReplaced(t *testing.T) {
 	out, _ := s.scalectl("events", web)
 	if !strings.Contains(out, "ReplicaFailed") {
 		t.Errorf("events lack ReplicaFailed:\n%s", out)
+	}
+}
+
+// TestUnhealthyReplicaStaysUntilItsReplacementServes turns one replica's
+// health check off (demoapp fails /health after SIGUSR1) while it keeps
+// running: it must leave the upstream, get a replacement under a new name,
+// and be removed only once that replacement serves, with no request lost.
+func TestUnhealthyReplicaStaysUntilItsReplacementServes(t *testing.T) {
+	s := upStack(t, 3)
+	web := s.name("web")
+	sick, replacement := web+"-2", web+"-4"
+	before := s.containers(web, v1alpha1.RoleApp)
+	stop := s.load()
+	time.Sleep(500 * time.Millisecond)
+
+	testenv.Docker(t, "kill", "-s", "USR1", sick)
+	var sawOut bool
+	testenv.WaitFor(t, 90*time.Second, sick+" replaced by "+replacement, func() (bool, error) {
+		now := s.containers(web, v1alpha1.RoleApp)
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		inUpstream := slices.Contains(spec.Status.Upstream, replacement)
+		if now[sick] == "" && !inUpstream {
+			t.Fatalf("%s was removed before %s served: containers %v, upstream %v", sick, replacement, now, spec.Status.Upstream)
+		}
+		sawOut = sawOut || (now[sick] != "" && !slices.Contains(spec.Status.Upstream, sick))
+		done := now[sick] == "" && inUpstream && len(spec.Status.Upstream) == 3
+		return done, fmt.Errorf("containers %v, upstream %v", now, spec.Status.Upstream)
+	})
+	time.Sleep(500 * time.Millisecond)
+	requireNoFailures(t, stop())
+
+	if !sawOut {
+		t.Errorf("never saw %s running outside the upstream", sick)
+	}
+	after := s.containers(web, v1alpha1.RoleApp)
+	for _, n := range []string{web + "-1", web + "-3"} {
+		if after[n] != before[n] {
+			t.Errorf("%s was recreated (%s -> %s); only the unhealthy replica may be", n, before[n], after[n])
+		}
+	}
+	out, _ := s.scalectl("events", web)
+	for _, want := range []string{"ReplicaUnhealthy", "created " + replacement + " to replace " + sick + ", which turned unhealthy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("events lack %q:\n%s", want, out)
+		}
 	}
 }
 
