@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,18 +87,29 @@ func (st *scalerTarget) spec() string {
 		spec = mustReplace(st.t, spec, "  loadBalancer:\n", "  loadBalancer:\n    algorithm: "+st.algorithm+"\n")
 	}
 	if h := st.health; h.Interval != "" {
-		spec = mustReplace(st.t, spec, "      interval: 1s\n", "      interval: "+h.Interval+"\n")
+		spec = mustSetHealth(st.t, spec, "interval", h.Interval)
 	}
 	if h := st.health; h.Timeout != "" {
-		spec = mustReplace(st.t, spec, "      timeout: 1s\n", "      timeout: "+h.Timeout+"\n")
+		spec = mustSetHealth(st.t, spec, "timeout", h.Timeout)
 	}
 	if h := st.health; h.Retries != 0 {
-		spec = mustReplace(st.t, spec, "      retries: 2\n", fmt.Sprintf("      retries: %d\n", h.Retries))
+		spec = mustSetHealth(st.t, spec, "retries", strconv.Itoa(h.Retries))
 	}
 	if st.noCPULimit {
 		spec = mustReplace(st.t, spec, `limits: {cpus: "0.5", memory: 128M}`, `limits: {memory: 128M}`)
 	}
 	return spec
+}
+
+// mustSetHealth sets one field of the spec's healthCheck, whatever the
+// harness sets it to.
+func mustSetHealth(t *testing.T, spec, field, value string) string {
+	t.Helper()
+	line := regexp.MustCompile(`(?m)^      ` + field + `: .*$`)
+	if !line.MatchString(spec) {
+		t.Fatalf("the harness's web spec has no healthCheck %s; update scalerTarget.spec:\n%s", field, spec)
+	}
+	return line.ReplaceAllLiteralString(spec, "      "+field+": "+value)
 }
 
 func mustReplace(t *testing.T, s, old, new string) string {
