@@ -35,7 +35,7 @@ type Controller struct {
 
 // NewController returns a controller with a fresh work queue.
 func NewController(r *Reconciler, log logr.Logger) *Controller {
-	return &Controller{
+	c := &Controller{
 		Reconciler:   r,
 		Queue:        workqueue.New(50*time.Millisecond, 30*time.Second),
 		Log:          log,
@@ -43,6 +43,10 @@ func NewController(r *Reconciler, log logr.Logger) *Controller {
 		ResyncPeriod: 30 * time.Second,
 		synced:       make(chan struct{}),
 	}
+	if r.Requeue == nil {
+		r.Requeue = c.Enqueue
+	}
+	return c
 }
 
 // Enqueue asks for spec name to be reconciled.

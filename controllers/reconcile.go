@@ -84,11 +84,16 @@ type Reconciler struct {
 	History RevisionHistory
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Requeue, if set, asks for a spec to be reconciled soon; the
+	// controller sets it. Start probes use it to report a ready replica.
+	Requeue func(name string)
 
 	mu    sync.Mutex
 	specs map[string]*specState
 	// seen holds recent Engine events, ahead of the container list.
 	seen *eventView
+	// starts runs start probes where the Engine ignores startInterval.
+	starts *startProber
 }
 
 // specState is what scalerd remembers of a spec between reconciles. All of
@@ -136,8 +141,16 @@ type crashLoop struct {
 
 // NewReconciler wires a reconciler.
 func NewReconciler(rt Runtime, specs SpecSource, log logr.Logger, events *Recorder, metrics *Metrics) *Reconciler {
-	return &Reconciler{Runtime: rt, Specs: specs, Log: log, Events: events, Metrics: metrics, Now: time.Now,
+	r := &Reconciler{Runtime: rt, Specs: specs, Log: log, Events: events, Metrics: metrics, Now: time.Now,
 		specs: map[string]*specState{}, seen: newEventView()}
+	if !rt.Capabilities().HealthStartInterval {
+		r.starts = newStartProber(rt, log.WithName("startprobe"), func(name string) {
+			if r.Requeue != nil {
+				r.Requeue(name)
+			}
+		})
+	}
+	return r
 }
 
 func (r *Reconciler) state(name string) *specState {
@@ -234,6 +247,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	}
 	spec.Default()
 	st.lastSpec = spec
+	r.starts.overlay(context.WithoutCancel(ctx), name, spec.Spec.Template.HealthCheck, app, r.Now())
 	conds := st.status.Conditions
 	if specErr != nil {
 		if c := v1alpha1.FindCondition(conds, v1alpha1.ConditionSpecValid); c == nil || c.Status != v1alpha1.ConditionFalse || c.Message != specErr.Error() {
@@ -841,6 +855,7 @@ func (r *Reconciler) removeAll(ctx context.Context, cs []Container, grace time.D
 // drain as in a scale to zero, then the load balancer goes.
 func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *specState, app, lbs []Container) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
+	r.starts.forgetSpec(name)
 	if len(app) == 0 && len(lbs) == 0 {
 		r.dropAgent(st)
 		r.mu.Lock()

@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// maxStartProbes bounds the start probes in flight at once, over all
+// specs: each is a docker exec, and a scale-up of fifty replicas must not
+// turn into fifty execs every startInterval.
+const maxStartProbes = 4
+
+// startProber gives healthCheck.startInterval its meaning on Engines that
+// ignore it (API < 1.44). There, Docker runs a new replica's first health
+// probe one full interval after the start, which alone kept a replica that
+// was ready in 100 ms out of the upstream for a second or more.
+//
+// So scalerd runs the start probes itself: the spec's health command, in
+// the container (docker exec, as Docker's own probe), with the spec's
+// timeout, every startInterval, for as long as Docker still calls the
+// replica "starting" and at most until its start period (or one interval,
+// if longer) is over. The first probe that passes counts as Docker's
+// "healthy" until Docker's own verdict arrives, which then rules either
+// way. A failing start probe counts for nothing, as Docker counts no
+// failure in the start period either.
+//
+// What a probe found is memory only: a restarted scalerd probes a starting
+// replica again, and a replica Docker already calls healthy needs none.
+type startProber struct {
+	runtime Runtime
+	log     logr.Logger
+	// ready is called, outside any lock, when a replica of spec passed.
+	ready func(spec string)
+	slots chan struct{}
+
+	mu     sync.Mutex
+	probes map[string]*startProbe // by container ID
+}
+
+type startProbe struct {
+	spec   string
+	passed bool
+	cancel context.CancelFunc
+}
+
+func newStartProber(rt Runtime, log logr.Logger, ready func(string)) *startProber {
+	return &startProber{runtime: rt, log: log, ready: ready,
+		slots: make(chan struct{}, maxStartProbes), probes: map[string]*startProbe{}}
+}
+
+// overlay marks the starting replicas of spec that passed a start probe as
+// healthy, starts probing those that have not, and stops probing replicas
+// that are gone or that Docker has given its own verdict on. hc is the
+// spec's health check (defaults applied), nil when it has none.
+func (p *startProber) overlay(ctx context.Context, spec string, hc *v1alpha1.HealthCheck, app []Container, now time.Time) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	starting := map[string]bool{}
+	for i := range app {
+		c := &app[i]
+		if c.State != StateRunning || c.Health != HealthStarting {
+			continue
+		}
+		starting[c.ID] = true
+		if probe, ok := p.probes[c.ID]; ok {
+			if probe.passed {
+				c.Health = HealthHealthy
+			}
+			continue
+		}
+		if hc == nil || len(hc.Command) == 0 || dur(hc.StartInterval) <= 0 {
+			continue
+		}
+		window := max(dur(hc.StartPeriod), dur(hc.Interval))
+		if c.Created.IsZero() || now.Sub(c.Created) > window {
+			continue // Docker's own interval probes have taken over
+		}
+		probeCtx, cancel := context.WithDeadline(ctx, c.Created.Add(window))
+		p.probes[c.ID] = &startProbe{spec: spec, cancel: cancel}
+		go p.run(probeCtx, spec, c.ID, c.Name, hc.Command, dur(hc.StartInterval), dur(hc.Timeout))
+	}
+	for id, probe := range p.probes {
+		if probe.spec == spec && !starting[id] {
+			probe.cancel()
+			delete(p.probes, id)
+		}
+	}
+}
+
+// run probes one replica until a probe passes or ctx ends.
+func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []string, every, timeout time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if p.probe(ctx, id, cmd, timeout) {
+			p.mu.Lock()
+			probe, ok := p.probes[id]
+			if ok {
+				probe.passed = true
+			}
+			p.mu.Unlock()
+			if ok {
+				p.log.V(1).Info("start probe passed", "spec", spec, "replica", name)
+				p.ready(spec)
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// probe runs the health command once and reports whether it passed.
+func (p *startProber) probe(ctx context.Context, id string, cmd []string, timeout time.Duration) bool {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-p.slots }()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	res, err := p.runtime.Exec(ctx, id, cmd)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		p.log.V(1).Info("start probe could not run", "container", id, "error", err.Error())
+	}
+	return err == nil && res.ExitCode == 0
+}
+
+// forgetSpec stops every probe of spec (it was deleted).
+func (p *startProber) forgetSpec(spec string) {
+	if p == nil {
+		return
+	}
+	p.overlay(context.Background(), spec, nil, nil, time.Time{})
+}

@@ -1,0 +1,181 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
+)
+
+// probeRuntime answers start probes: each container fails its first
+// failures[id] probes, then passes. While hold is open, probes block.
+type probeRuntime struct {
+	*fakeRuntime
+	mu       sync.Mutex
+	failures map[string]int
+	probes   map[string]int
+	inFlight int
+	maxSeen  int
+	hold     chan struct{}
+}
+
+func newProbeRuntime() *probeRuntime {
+	return &probeRuntime{fakeRuntime: newFakeRuntime(), failures: map[string]int{}, probes: map[string]int{}}
+}
+
+func (p *probeRuntime) Exec(ctx context.Context, id string, cmd []string) (ExecResult, error) {
+	p.mu.Lock()
+	p.probes[id]++
+	n := p.probes[id]
+	p.inFlight++
+	p.maxSeen = max(p.maxSeen, p.inFlight)
+	hold := p.hold
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+	}()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ExecResult{}, ctx.Err()
+		}
+	}
+	if n <= p.failures[id] {
+		return ExecResult{ExitCode: 1, Output: "not yet"}, nil
+	}
+	return ExecResult{}, nil
+}
+
+func (p *probeRuntime) probeCount(id string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.probes[id]
+}
+
+func startingReplica(id string, created time.Time) Container {
+	return Container{ID: id, Name: "web-" + id, State: StateRunning, Health: HealthStarting, Created: created}
+}
+
+func testHealthCheck() *v1alpha1.HealthCheck {
+	return testSpec(1).Spec.Template.HealthCheck // defaulted: 2 s interval, 10 s start period, 200 ms start interval
+}
+
+func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
+	rt := newProbeRuntime()
+	rt.failures["a"] = 2
+	readied := make(chan string, 1)
+	p := newStartProber(rt, logr.Discard(), func(spec string) { readied <- spec })
+	hc := testHealthCheck()
+	hc.StartInterval = &v1alpha1.Duration{Duration: 10 * time.Millisecond}
+	now := time.Now()
+
+	app := []Container{startingReplica("a", now)}
+	p.overlay(context.Background(), "web", hc, app, now)
+	if app[0].Health != HealthStarting {
+		t.Fatalf("health before any probe passed = %q", app[0].Health)
+	}
+	select {
+	case spec := <-readied:
+		if spec != "web" {
+			t.Errorf("ready called for %q, want web", spec)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no start probe passed")
+	}
+	if n := rt.probeCount("a"); n != 3 {
+		t.Errorf("probes = %d, want 3 (two failures, then a pass)", n)
+	}
+
+	app = []Container{startingReplica("a", now)}
+	p.overlay(context.Background(), "web", hc, app, now)
+	if app[0].Health != HealthHealthy {
+		t.Errorf("health after a start probe passed = %q, want healthy", app[0].Health)
+	}
+
+	// Docker's own verdict rules once it comes, and ends the start probe.
+	app = []Container{startingReplica("a", now)}
+	app[0].Health = HealthUnhealthy
+	p.overlay(context.Background(), "web", hc, app, now)
+	if app[0].Health != HealthUnhealthy {
+		t.Errorf("health = %q, want Docker's unhealthy to stand", app[0].Health)
+	}
+	if len(p.probes) != 0 {
+		t.Errorf("probes left after Docker's verdict: %v", p.probes)
+	}
+}
+
+func TestStartProbeLeavesAloneWhatDockerAlreadyProbes(t *testing.T) {
+	rt := newProbeRuntime()
+	p := newStartProber(rt, logr.Discard(), func(string) {})
+	now := time.Now()
+	old := startingReplica("old", now.Add(-time.Minute)) // past its start period
+	p.overlay(context.Background(), "web", testHealthCheck(), []Container{old}, now)
+	p.overlay(context.Background(), "web", nil, []Container{startingReplica("nohc", now)}, now)
+	time.Sleep(50 * time.Millisecond)
+	if n := rt.probeCount("old") + rt.probeCount("nohc"); n != 0 {
+		t.Errorf("probes = %d, want none: one replica is past its start period, one spec has no health check", n)
+	}
+}
+
+func TestStartProbesAreBoundedAndStopWithTheirReplica(t *testing.T) {
+	rt := newProbeRuntime()
+	rt.hold = make(chan struct{})
+	p := newStartProber(rt, logr.Discard(), func(string) {})
+	now := time.Now()
+	var app []Container
+	for i := range 3 * maxStartProbes {
+		app = append(app, startingReplica(fmt.Sprint(i), now))
+	}
+	p.overlay(context.Background(), "web", testHealthCheck(), app, now)
+	time.Sleep(100 * time.Millisecond)
+	rt.mu.Lock()
+	inFlight := rt.inFlight
+	rt.mu.Unlock()
+	if inFlight != maxStartProbes {
+		t.Errorf("probes in flight = %d, want the bound %d", inFlight, maxStartProbes)
+	}
+
+	// The replicas go (scaled down): their probes end.
+	p.overlay(context.Background(), "web", testHealthCheck(), nil, now)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rt.mu.Lock()
+		inFlight = rt.inFlight
+		rt.mu.Unlock()
+		if inFlight == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d probes still in flight after their replicas went", inFlight)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rt.maxSeen > maxStartProbes {
+		t.Errorf("at most %d probes ran at once, bound %d", rt.maxSeen, maxStartProbes)
+	}
+}
+
+// On an Engine that honours startInterval, scalerd leaves probing to it.
+func TestNoStartProbesWhereTheEngineHonoursStartInterval(t *testing.T) {
+	r := NewReconciler(modernEngine{newFakeRuntime()}, &memSpecs{}, logr.Discard(), NewRecorder(10), nil)
+	if r.starts != nil {
+		t.Error("start prober set up for an Engine with API 1.44")
+	}
+	if NewReconciler(newFakeRuntime(), &memSpecs{}, logr.Discard(), NewRecorder(10), nil).starts == nil {
+		t.Error("no start prober for an Engine with API 1.41")
+	}
+}
+
+type modernEngine struct{ *fakeRuntime }
+
+func (modernEngine) Capabilities() Capabilities {
+	return Capabilities{APIVersion: "1.44", HealthStartInterval: true}
+}
