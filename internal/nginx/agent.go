@@ -41,6 +41,26 @@ import (
 // (mv is a process too): nginx reads it only when signalled, and the
 // write is one system call.
 //
+// After signalling the master, the agent hastens the old workers' exit.
+// nginx's master starts the new workers, then sleeps 100 ms ("allow new
+// processes to start") before it tells the old ones to shut down, and until
+// then the old workers keep serving their keep-alive clients with the old
+// upstream: a new replica got its first request 100 ms late, a removed one
+// kept getting requests (which nginx retried elsewhere). A background
+// subshell of the agent (a fork, no new program) watches /proc for the
+// first worker of the new config and sends the old workers QUIT, the
+// signal the master sends them 100 ms later anyway: the same graceful
+// shutdown, in-flight requests finish. Measured on a bare nginx container,
+// a keep-alive client saw the new config 205-243 ms after the exec that
+// reloads started without this, 115-133 ms with it. When no new worker
+// appears (the master failed to load the config after all), the watch
+// gives up after hastenScans scans of /proc, about half a second, and
+// nothing is signalled. The order matters: a new worker exists only once
+// the master is inside its reload, where it holds its signals until it has
+// marked the old workers as exiting, so an old worker that exits early is
+// reaped as one that was told to, not respawned (TestReloadAgentInNginx
+// sees the respawn when the watch signals too soon).
+//
 // It needs only a POSIX shell (dash, busybox ash), plus grep and wc for
 // draining.
 const (
@@ -48,12 +68,30 @@ const (
 	replyPrefix  = "scaler-reply "
 	ReplyOK      = 0
 	RejectedCode = 3
+
+	// hastenScans bounds the agent's watch for the new workers: each scan
+	// of /proc took about 0.85 ms in the nginx container.
+	hastenScans = 600
 )
 
 // AgentCommand starts the reload agent.
 func AgentCommand() []string {
 	script := fmt.Sprintf(`C=%s; N=%s; P=%s; E=%s
-echo '%s'
+# hasten MASTER OLD: once a worker of the new config runs (a child of the
+# master not in OLD), ask the old workers to finish gracefully (QUIT),
+# which the master itself does only 100 ms after starting the new ones.
+hasten() {
+  t=0
+  while [ "$t" -lt %[8]d ]; do
+    for d in /proc/[0-9]*; do
+      case "$2" in *" ${d#/proc/} "*) continue;; esac
+      read -r _ _ _ pp _ < "$d/stat" 2>/dev/null || continue
+      if [ "$pp" = "$1" ]; then [ -n "${2# }" ] && kill -QUIT $2; return; fi
+    done
+    t=$((t+1))
+  done
+}
+echo '%[5]s'
 while IFS=' ' read -r req n; do
   case $req in
   apply)
@@ -63,18 +101,23 @@ while IFS=' ' read -r req n; do
     if [ "$i" -ne "$n" ]; then echo "scaler-reply 2 the config ended after $i of $n lines"; continue; fi
     if ! printf '%%s' "$cfg" > "$N"; then echo "scaler-reply 2 could not write $N"; continue; fi
     if nginx -t -q -c "$N" > "$E" 2>&1; then
-      if printf '%%s' "$cfg" > "$C" && read -r pid < "$P" && kill -HUP "$pid"; then echo 'scaler-reply 0 reloaded'
+      if printf '%%s' "$cfg" > "$C" && read -r pid < "$P"; then
+        old=' '; for d in /proc/[0-9]*; do read -r _ _ _ pp _ < "$d/stat" 2>/dev/null && [ "$pp" = "$pid" ] && old="$old${d#/proc/} "; done
+        if kill -HUP "$pid"; then
+          hasten "$pid" "$old" < /dev/null > /dev/null 2>&1 &
+          echo 'scaler-reply 0 reloaded'
+        else echo "scaler-reply 1 could not signal the nginx master (pid $pid)"; fi
       else echo "scaler-reply 1 could not signal the nginx master (pid file $P)"; fi
     else
       msg=; while IFS= read -r l; do msg="$msg $l"; done < "$E"
-      printf 'scaler-reply %d%%s\n' "$msg"
+      printf 'scaler-reply %[6]d%%s\n' "$msg"
     fi;;
   draining)
     echo "scaler-reply 0 $(%[7]s)";;
   *) echo "scaler-reply 2 unknown request $req";;
   esac
 done
-`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown)
+`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans)
 	return []string{"/bin/sh", "-c", script}
 }
 

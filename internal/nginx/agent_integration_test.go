@@ -124,6 +124,33 @@ func TestReloadAgentInNginx(t *testing.T) {
 	}
 	waitVersion(t, version, "three")
 
+	// A config that nginx -t passes but the master then fails to load
+	// (the new listen socket cannot be bound while the old one listens):
+	// no new workers start, so the agent's hastening must signal none of
+	// the old ones, which go on serving.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		// The workers of the replaced configs have to be gone first.
+		if _, text := call(DrainingRequest()); text == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("workers of replaced configs still running after 10 s")
+		}
+	}
+	before := masterChildren(t, lb)
+	failing := cfg
+	failing.ServerSnippet = "listen 127.0.0.1:80 bind;\n        location = /version { return 200 \"four\\n\"; }"
+	if code, text := call(ApplyRequest(mustRender(t, failing))); code != ReplyOK {
+		t.Fatalf("apply of a config nginx -t passes: code %d %s", code, text)
+	}
+	time.Sleep(1500 * time.Millisecond) // longer than the agent's watch for new workers
+	if got := version(); got != "three" {
+		t.Errorf("after a reload the master refused: serving %q, want the running config's %q", got, "three")
+	}
+	if after := masterChildren(t, lb); after != before {
+		t.Errorf("workers changed from %q to %q after a reload the master refused", before, after)
+	}
+
 	code, text = call(DrainingRequest())
 	if n, err := ParseCount(text); code != ReplyOK || err != nil || n < 0 {
 		t.Fatalf("draining: code %d %q %v", code, text, err)
@@ -131,6 +158,18 @@ func TestReloadAgentInNginx(t *testing.T) {
 	if code, text := call([]byte("bogus\n")); code == ReplyOK || code == RejectedCode {
 		t.Fatalf("unknown request answered %d %q; want an agent failure", code, text)
 	}
+}
+
+// masterChildren lists the PIDs of the nginx master's children (its
+// workers); the master is PID 1 in the container.
+func masterChildren(t *testing.T, lb string) string {
+	t.Helper()
+	out, code := dockerExec(t, lb, "sh", "-c",
+		`for d in /proc/[0-9]*; do read -r _ _ _ pp _ < "$d/stat" 2>/dev/null && [ "$pp" = 1 ] && printf '%s ' "${d#/proc/}"; done; true`)
+	if code != 0 || out == "" {
+		t.Fatalf("listing the master's workers: exit %d, %q", code, out)
+	}
+	return out
 }
 
 func waitVersion(t *testing.T, version func() string, want string) {
