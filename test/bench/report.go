@@ -62,7 +62,8 @@ type ScaleTrial struct {
 	PlanToCreateMs float64 `json:"planToCreateMs"`
 	// CreateToStartMs: the Engine starts it ("start").
 	CreateToStartMs float64 `json:"createToStartMs"`
-	// StartToHealthyMs: the health check passes ("health_status: healthy").
+	// StartToHealthyMs: the health check passes: Docker's "health_status:
+	// healthy" or, earlier, scalerd's start probe ("start probe passed").
 	StartToHealthyMs float64 `json:"startToHealthyMs"`
 	// HealthyToUpstreamMs: scalerd gets the event, reconciles, renders,
 	// and has the load balancer's reload agent run nginx -t and the
@@ -75,6 +76,10 @@ type ScaleTrial struct {
 	// UpstreamToAnswerMs: nginx's new workers route the first request to
 	// it and it answers.
 	UpstreamToAnswerMs float64 `json:"upstreamToAnswerMs"`
+	// FirstAnswerMs is the latency of that first answer (request sent to
+	// answer received): the part of UpstreamToAnswerMs the new replica
+	// itself took, cold, rather than the routing to it.
+	FirstAnswerMs float64 `json:"firstAnswerMs"`
 	// ScalerdMs is scalerd's own share: SaveToPlanMs + HealthyToUpstreamMs
 	// - ReloadMs. It includes the Engine API calls scalerd waits on (the
 	// container list); it leaves out container start, the health check,
@@ -334,13 +339,13 @@ func (r *Report) Markdown() string {
 			p("Health check interval **%s**; probe: %.0f req/s through the load balancer. Medians of %d scale-ups by one replica and %d kills (ms):\n\n",
 				set.HealthInterval, set.Probe.Rate, len(set.ScaleUp), len(set.Kill))
 			if len(set.ScaleUp) > 0 {
-				p("| save → plan | plan → created | created → started | started → healthy | healthy → in upstream (of it, nginx -t + reload) | in upstream → first answer | **total** | **scalerd's share** |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+				p("| save → plan | plan → created | created → started | started → healthy | healthy → in upstream (of it, nginx -t + reload) | in upstream → first answer (of it, that answer's latency) | **total** | **scalerd's share** |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 				col := func(f func(ScaleTrial) float64) string { return fmtMs(median(pluck(set.ScaleUp, f))) }
-				p("| %s | %s | %s | %s | %s (%s) | %s | **%s** | **%s** |\n",
+				p("| %s | %s | %s | %s | %s (%s) | %s (%s) | **%s** | **%s** |\n",
 					col(func(t ScaleTrial) float64 { return t.SaveToPlanMs }), col(func(t ScaleTrial) float64 { return t.PlanToCreateMs }),
 					col(func(t ScaleTrial) float64 { return t.CreateToStartMs }), col(func(t ScaleTrial) float64 { return t.StartToHealthyMs }),
 					col(func(t ScaleTrial) float64 { return t.HealthyToUpstreamMs }), col(func(t ScaleTrial) float64 { return t.ReloadMs }),
-					col(func(t ScaleTrial) float64 { return t.UpstreamToAnswerMs }),
+					col(func(t ScaleTrial) float64 { return t.UpstreamToAnswerMs }), col(func(t ScaleTrial) float64 { return t.FirstAnswerMs }),
 					col(func(t ScaleTrial) float64 { return t.TotalMs }), col(func(t ScaleTrial) float64 { return t.ScalerdMs }))
 				p("\nEach trial's total: %s ms.\n\n", joinMs(pluck(set.ScaleUp, func(t ScaleTrial) float64 { return t.TotalMs })))
 			}

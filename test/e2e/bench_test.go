@@ -292,6 +292,12 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 	if err != nil {
 		return bench.ScaleTrial{}, err
 	}
+	var firstLatency time.Duration
+	for _, s := range rec.Samples() {
+		if s.Kind == "" && !known[s.Host] && s.End().Equal(answered) {
+			firstLatency = s.Latency
+		}
+	}
 	if err := st.waitReplicas(ctx, 4, time.Minute); err != nil {
 		return bench.ScaleTrial{}, err
 	}
@@ -318,6 +324,14 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 		return time.Time{}
 	}
 	started, healthy := at("start"), at("health_status: healthy")
+	// On an Engine without startInterval scalerd runs the start probes
+	// itself; the first that passes is the replica's "healthy" moment,
+	// and Docker's own verdict may come only after the trial.
+	if probed, err := b.logLineAfter(created.Time, func(line string) bool {
+		return strings.Contains(line, ` msg="start probe passed" `) && strings.Contains(line+" ", " replica="+created.Name+" ")
+	}); err == nil && (healthy.IsZero() || probed.Before(healthy)) {
+		healthy = probed
+	}
 	inUpstream, err := b.upstreamChange(healthy, func(names []string) bool { return slices.Contains(names, created.Name) })
 	if err != nil {
 		return bench.ScaleTrial{}, err
@@ -327,7 +341,7 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 		return bench.ScaleTrial{}, err
 	}
 	if started.IsZero() || healthy.IsZero() {
-		return bench.ScaleTrial{}, fmt.Errorf("%s: start or health_status event missing", created.Name)
+		return bench.ScaleTrial{}, fmt.Errorf("%s: start event, or health_status event and start probe log line, missing", created.Name)
 	}
 	reloadStart, reloadEnd, err := b.reloadSpan(inUpstream)
 	if err != nil {
@@ -338,8 +352,8 @@ func (b *benchRun) scaleTrial(rec *bench.Recording) (bench.ScaleTrial, error) {
 		Replica: created.Name, TotalMs: ms(saved, answered),
 		SaveToPlanMs: ms(saved, planned), PlanToCreateMs: ms(planned, created.Time), CreateToStartMs: ms(created.Time, started),
 		StartToHealthyMs: ms(started, healthy), HealthyToUpstreamMs: ms(healthy, inUpstream), ReloadMs: reload,
-		UpstreamToAnswerMs: ms(inUpstream, answered),
-		ScalerdMs:          ms(saved, planned) + ms(healthy, inUpstream) - reload,
+		UpstreamToAnswerMs: ms(inUpstream, answered), FirstAnswerMs: float64(firstLatency) / float64(time.Millisecond),
+		ScalerdMs: ms(saved, planned) + ms(healthy, inUpstream) - reload,
 	}, nil
 }
 
@@ -480,9 +494,16 @@ func (b *benchRun) upstreamChange(since time.Time, match func([]string) bool) (t
 }
 
 // plannedAfter returns the time of scalerd's first "planned" log line
-// (-v 1) for the web spec with a create in it, at or after since. The log
-// has millisecond times.
+// (-v 1) for the web spec with a create in it, at or after since.
 func (b *benchRun) plannedAfter(since time.Time) (time.Time, error) {
+	return b.logLineAfter(since, func(line string) bool {
+		return strings.Contains(line, " msg=planned ") && strings.Contains(line, " spec="+b.target.web+" ") && strings.Contains(line, "create ")
+	})
+}
+
+// logLineAfter returns the time of scalerd's first log line that match
+// accepts, at or after since. The log has millisecond times.
+func (b *benchRun) logLineAfter(since time.Time, match func(line string) bool) (time.Time, error) {
 	f, err := os.Open(b.s.logs.Name())
 	if err != nil {
 		return time.Time{}, err
@@ -493,7 +514,7 @@ func (b *benchRun) plannedAfter(since time.Time) (time.Time, error) {
 	floor := since.Truncate(time.Millisecond)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, " msg=planned ") || !strings.Contains(line, " spec="+b.target.web+" ") || !strings.Contains(line, "create ") {
+		if !match(line) {
 			continue
 		}
 		ts, ok := strings.CutPrefix(strings.Fields(line)[0], "time=")
@@ -505,7 +526,7 @@ func (b *benchRun) plannedAfter(since time.Time) (time.Time, error) {
 			return at, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("no planned log line with a create after %s", since.Format(time.RFC3339Nano))
+	return time.Time{}, fmt.Errorf("no matching log line after %s", since.Format(time.RFC3339Nano))
 }
 
 // throughput compares 3 replicas behind nginx with one replica reached
