@@ -577,9 +577,7 @@ func (r *Reconciler) ensureLoadBalancer(ctx context.Context, spec *v1alpha1.Scal
 		// contention the load balancer gets the CPU weight of two
 		// default containers.
 		CPUReservationNanos: 2e9,
-		// nginx's master binds port 80 and switches its workers to
-		// www-data; nothing else is needed.
-		CapAdd: []string{"NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE"},
+		CapAdd:              nginx.Capabilities(),
 	}
 	id, err := r.Runtime.CreateContainer(ctx, cs)
 	if err != nil {

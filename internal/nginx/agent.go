@@ -74,9 +74,13 @@ const (
 	hastenScans = 600
 )
 
+// HastenLog holds what the agent's last watch for new workers did: "quit"
+// and the old workers' PIDs, "no new workers", or kill's error.
+const HastenLog = ConfigDir + "/hasten.out"
+
 // AgentCommand starts the reload agent.
 func AgentCommand() []string {
-	script := fmt.Sprintf(`C=%s; N=%s; P=%s; E=%s
+	script := fmt.Sprintf(`C=%s; N=%s; P=%s; E=%s; H=%[9]s
 # hasten MASTER OLD: once a worker of the new config runs (a child of the
 # master not in OLD), ask the old workers to finish gracefully (QUIT),
 # which the master itself does only 100 ms after starting the new ones.
@@ -85,11 +89,12 @@ hasten() {
   while [ "$t" -lt %[8]d ]; do
     for d in /proc/[0-9]*; do
       case "$2" in *" ${d#/proc/} "*) continue;; esac
-      read -r _ _ _ pp _ < "$d/stat" 2>/dev/null || continue
-      if [ "$pp" = "$1" ]; then [ -n "${2# }" ] && kill -QUIT $2; return; fi
+      read -r _ _ _ pp _ 2>/dev/null < "$d/stat" || continue
+      if [ "$pp" = "$1" ]; then [ -z "${2# }" ] || kill -QUIT $2 && echo "quit$2"; return; fi
     done
     t=$((t+1))
   done
+  echo 'no new workers'
 }
 echo '%[5]s'
 while IFS=' ' read -r req n; do
@@ -102,9 +107,9 @@ while IFS=' ' read -r req n; do
     if ! printf '%%s' "$cfg" > "$N"; then echo "scaler-reply 2 could not write $N"; continue; fi
     if nginx -t -q -c "$N" > "$E" 2>&1; then
       if printf '%%s' "$cfg" > "$C" && read -r pid < "$P"; then
-        old=' '; for d in /proc/[0-9]*; do read -r _ _ _ pp _ < "$d/stat" 2>/dev/null && [ "$pp" = "$pid" ] && old="$old${d#/proc/} "; done
+        old=' '; for d in /proc/[0-9]*; do read -r _ _ _ pp _ 2>/dev/null < "$d/stat" && [ "$pp" = "$pid" ] && old="$old${d#/proc/} "; done
         if kill -HUP "$pid"; then
-          hasten "$pid" "$old" < /dev/null > /dev/null 2>&1 &
+          : > "$H"; hasten "$pid" "$old" < /dev/null > "$H" 2>&1 &
           echo 'scaler-reply 0 reloaded'
         else echo "scaler-reply 1 could not signal the nginx master (pid $pid)"; fi
       else echo "scaler-reply 1 could not signal the nginx master (pid file $P)"; fi
@@ -117,7 +122,7 @@ while IFS=' ' read -r req n; do
   *) echo "scaler-reply 2 unknown request $req";;
   esac
 done
-`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans)
+`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans, HastenLog)
 	return []string{"/bin/sh", "-c", script}
 }
 

@@ -32,8 +32,14 @@ func TestReloadAgentInNginx(t *testing.T) {
 	port := testenv.FreePort(t)
 	cfg := Config{SpecName: "web", Algorithm: "round_robin", MaxFails: 1, ListenPort: 80,
 		ServerSnippet: "location = /version { return 200 \"one\\n\"; }"}
-	testenv.Docker(t, append([]string{"create", "--name", lb, "--label", testenv.LabelTest + "=" + t.Name(),
-		"-p", fmt.Sprintf("127.0.0.1:%d:80", port), nginxImage}, StartCommand()...)...)
+	// Hardened as scalerd creates it: the agent must work with only the
+	// capabilities the load balancer keeps.
+	args := []string{"create", "--name", lb, "--label", testenv.LabelTest + "=" + t.Name(),
+		"-p", fmt.Sprintf("127.0.0.1:%d:80", port), "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true"}
+	for _, c := range Capabilities() {
+		args = append(args, "--cap-add", c)
+	}
+	testenv.Docker(t, append(append(args, nginxImage), StartCommand()...)...)
 	copyInto(t, lb, ConfigPath, mustRender(t, cfg))
 	testenv.Docker(t, "start", lb)
 
@@ -104,6 +110,11 @@ func TestReloadAgentInNginx(t *testing.T) {
 		t.Fatalf("apply: code %d %s", code, text)
 	}
 	waitVersion(t, version, "two")
+	// The agent, not only the master 100 ms later, asked the old workers
+	// to quit: this needs the capabilities the load balancer keeps.
+	if got := waitHastened(t, lb); !strings.HasPrefix(got, "quit ") {
+		t.Errorf("after a reload the agent's watch says %q, want the old workers asked to quit", got)
+	}
 	if got, _ := dockerExec(t, lb, "cat", ConfigPath); got != strings.TrimSpace(string(rendered)) {
 		t.Fatalf("config in place differs from the one sent:\n%s\nwant:\n%s", got, rendered)
 	}
@@ -143,7 +154,9 @@ func TestReloadAgentInNginx(t *testing.T) {
 	if code, text := call(ApplyRequest(mustRender(t, failing))); code != ReplyOK {
 		t.Fatalf("apply of a config nginx -t passes: code %d %s", code, text)
 	}
-	time.Sleep(1500 * time.Millisecond) // longer than the agent's watch for new workers
+	if got := waitHastened(t, lb); got != "no new workers" {
+		t.Errorf("after a reload the master refused, the agent's watch says %q, want %q", got, "no new workers")
+	}
 	if got := version(); got != "three" {
 		t.Errorf("after a reload the master refused: serving %q, want the running config's %q", got, "three")
 	}
@@ -160,12 +173,28 @@ func TestReloadAgentInNginx(t *testing.T) {
 	}
 }
 
+// waitHastened returns what the agent's watch for new workers ended with.
+func waitHastened(t *testing.T, lb string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := dockerExec(t, lb, "cat", HastenLog)
+		if out != "" {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still empty after 10 s", HastenLog)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // masterChildren lists the PIDs of the nginx master's children (its
 // workers); the master is PID 1 in the container.
 func masterChildren(t *testing.T, lb string) string {
 	t.Helper()
 	out, code := dockerExec(t, lb, "sh", "-c",
-		`for d in /proc/[0-9]*; do read -r _ _ _ pp _ < "$d/stat" 2>/dev/null && [ "$pp" = 1 ] && printf '%s ' "${d#/proc/}"; done; true`)
+		`for d in /proc/[0-9]*; do read -r _ _ _ pp _ 2>/dev/null < "$d/stat" && [ "$pp" = 1 ] && printf '%s ' "${d#/proc/}"; done; true`)
 	if code != 0 || out == "" {
 		t.Fatalf("listing the master's workers: exit %d, %q", code, out)
 	}

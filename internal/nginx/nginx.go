@@ -240,6 +240,15 @@ func TestCommand(path string) []string {
 	return []string{"nginx", "-t", "-q", "-c", path}
 }
 
+// Capabilities are the only ones the load balancer container keeps (it
+// drops all others): nginx's master binds port 80 and switches its
+// workers to www-data, and the reload agent, running as root, signals
+// those www-data workers to hasten their exit, which takes CAP_KILL. (The
+// master needs no CAP_KILL: it tells its workers through their channel.)
+func Capabilities() []string {
+	return []string{"NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "KILL"}
+}
+
 // ReloadCommand makes the running master re-read ConfigPath: new workers
 // start with it and old ones finish their requests, then exit. nginx reads
 // the master's PID from the config's pid directive.
