@@ -178,6 +178,20 @@ func (r *Reconciler) Status(name string) (v1alpha1.Status, bool) {
 	return s, true
 }
 
+// ListObserved lists the managed containers as the reconciler sees them:
+// the Engine's list with the last seconds' events laid over it and the
+// replicas that passed a start probe marked healthy. Views (describe, top)
+// use it, so that they show what the upstream was built from.
+func (r *Reconciler) ListObserved(ctx context.Context) ([]Container, error) {
+	all, err := r.Runtime.ListManaged(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.seen.overlay(all, r.Now())
+	r.starts.mark(all)
+	return all, nil
+}
+
 // Draining reports whether a container is waiting for its drain.
 func (r *Reconciler) Draining(spec, containerID string) bool {
 	r.mu.Lock()

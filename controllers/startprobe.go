@@ -141,6 +141,22 @@ func (p *startProber) probe(ctx context.Context, id string, cmd []string, timeou
 	return err == nil && res.ExitCode == 0
 }
 
+// mark marks the starting replicas in cs that passed a start probe as
+// healthy, and does nothing else: for views of the containers, which must
+// show what the reconciler acts on.
+func (p *startProber) mark(cs []Container) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range cs {
+		if probe, ok := p.probes[cs[i].ID]; ok && probe.passed && cs[i].State == StateRunning && cs[i].Health == HealthStarting {
+			cs[i].Health = HealthHealthy
+		}
+	}
+}
+
 // forgetSpec stops every probe of spec (it was deleted).
 func (p *startProber) forgetSpec(spec string) {
 	if p == nil {

@@ -99,6 +99,11 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	if app[0].Health != HealthHealthy {
 		t.Errorf("health after a start probe passed = %q, want healthy", app[0].Health)
 	}
+	view := []Container{startingReplica("a", now), startingReplica("b", now)}
+	p.mark(view) // what describe and top show
+	if view[0].Health != HealthHealthy || view[1].Health != HealthStarting {
+		t.Errorf("views show %q and %q, want healthy for the probed replica, starting for the other", view[0].Health, view[1].Health)
+	}
 
 	// Docker's own verdict rules once it comes, and ends the start probe.
 	app = []Container{startingReplica("a", now)}

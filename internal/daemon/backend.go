@@ -57,7 +57,7 @@ func (b *backend) Replicas(ctx context.Context, name string) ([]v1alpha1.Replica
 	if err != nil {
 		return nil, err
 	}
-	all, err := b.runtime.ListManaged(ctx)
+	all, err := b.reconciler.ListObserved(ctx)
 	if err != nil {
 		return nil, err
 	}

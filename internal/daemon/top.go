@@ -45,6 +45,7 @@ func (b *backend) Top(ctx context.Context, name string, opts controlapi.TopOptio
 	}
 	src := topSource{
 		runtime:  b.runtime,
+		list:     b.reconciler.ListObserved,
 		draining: b.reconciler.Draining,
 		spec: func(name string) (*v1alpha1.ScaleSpec, bool) {
 			s, err := b.Get(ctx, name)
@@ -58,6 +59,9 @@ func (b *backend) Top(ctx context.Context, name string, opts controlapi.TopOptio
 // tested with an in-memory engine.
 type topSource struct {
 	runtime controllers.Runtime
+	// list lists the containers as the reconciler sees them (health from
+	// start probes and recent events included); runtime.ListManaged if nil.
+	list func(context.Context) ([]controllers.Container, error)
 	// spec returns a defaulted spec in force.
 	spec     func(name string) (*v1alpha1.ScaleSpec, bool)
 	draining func(spec, containerID string) bool
@@ -67,7 +71,11 @@ type topSource struct {
 // every running replica's stats concurrently and reading each spec's
 // request counters from its Redis at the same time.
 func (t topSource) top(ctx context.Context, specs []v1alpha1.ScaleSpec, redisOverride string) ([]controlapi.TopReport, error) {
-	all, err := t.runtime.ListManaged(ctx)
+	list := t.list
+	if list == nil {
+		list = t.runtime.ListManaged
+	}
+	all, err := list(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
