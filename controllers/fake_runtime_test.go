@@ -210,6 +210,11 @@ func (f *fakeRuntime) Exec(_ context.Context, id string, cmd []string) (ExecResu
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	script := strings.Join(cmd, " ")
+	if script == "/demoapp healthcheck" {
+		// A start probe (testSpec's health command): the fake's replicas
+		// turn healthy only when a test says so.
+		return ExecResult{ExitCode: 1, Output: "fake: not ready"}, nil
+	}
 	if strings.Contains(script, "shutting dow") {
 		return ExecResult{Output: fmt.Sprintf("%d\n", f.shuttingDown)}, nil
 	}

@@ -261,7 +261,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	}
 	spec.Default()
 	st.lastSpec = spec
-	r.starts.overlay(context.WithoutCancel(ctx), name, spec.Spec.Template.HealthCheck, app, r.Now())
+	r.starts.overlay(context.WithoutCancel(ctx), name, spec.Spec.Template.HealthCheck, app)
 	conds := st.status.Conditions
 	if specErr != nil {
 		if c := v1alpha1.FindCondition(conds, v1alpha1.ConditionSpecValid); c == nil || c.Status != v1alpha1.ConditionFalse || c.Message != specErr.Error() {

@@ -23,8 +23,8 @@ const maxStartProbes = 4
 // So scalerd runs the start probes itself: the spec's health command, in
 // the container (docker exec, as Docker's own probe), with the spec's
 // timeout, every startInterval, for as long as Docker still calls the
-// replica "starting" and at most until its start period (or one interval,
-// if longer) is over. The first probe that passes counts as Docker's
+// replica "starting" and at most for its start period (or one interval,
+// if longer) from when scalerd first saw it starting. The first probe that passes counts as Docker's
 // "healthy" until Docker's own verdict arrives, which then rules either
 // way. A failing start probe counts for nothing, as Docker counts no
 // failure in the start period either.
@@ -57,7 +57,7 @@ func newStartProber(rt Runtime, log logr.Logger, ready func(string)) *startProbe
 // healthy, starts probing those that have not, and stops probing replicas
 // that are gone or that Docker has given its own verdict on. hc is the
 // spec's health check (defaults applied), nil when it has none.
-func (p *startProber) overlay(ctx context.Context, spec string, hc *v1alpha1.HealthCheck, app []Container, now time.Time) {
+func (p *startProber) overlay(ctx context.Context, spec string, hc *v1alpha1.HealthCheck, app []Container) {
 	if p == nil {
 		return
 	}
@@ -79,11 +79,11 @@ func (p *startProber) overlay(ctx context.Context, spec string, hc *v1alpha1.Hea
 		if hc == nil || len(hc.Command) == 0 || dur(hc.StartInterval) <= 0 {
 			continue
 		}
+		// The window counts from when scalerd first sees the replica
+		// starting, not from its creation: fifty replicas created at once
+		// are started by the Engine over many seconds.
 		window := max(dur(hc.StartPeriod), dur(hc.Interval))
-		if c.Created.IsZero() || now.Sub(c.Created) > window {
-			continue // Docker's own interval probes have taken over
-		}
-		probeCtx, cancel := context.WithDeadline(ctx, c.Created.Add(window))
+		probeCtx, cancel := context.WithTimeout(ctx, window)
 		p.probes[c.ID] = &startProbe{spec: spec, cancel: cancel}
 		go p.run(probeCtx, spec, c.ID, c.Name, hc.Command, dur(hc.StartInterval), dur(hc.Timeout))
 	}
@@ -162,5 +162,5 @@ func (p *startProber) forgetSpec(spec string) {
 	if p == nil {
 		return
 	}
-	p.overlay(context.Background(), spec, nil, nil, time.Time{})
+	p.overlay(context.Background(), spec, nil, nil)
 }

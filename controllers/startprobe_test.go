@@ -78,7 +78,7 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	now := time.Now()
 
 	app := []Container{startingReplica("a", now)}
-	p.overlay(context.Background(), "web", hc, app, now)
+	p.overlay(context.Background(), "web", hc, app)
 	if app[0].Health != HealthStarting {
 		t.Fatalf("health before any probe passed = %q", app[0].Health)
 	}
@@ -95,7 +95,7 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	}
 
 	app = []Container{startingReplica("a", now)}
-	p.overlay(context.Background(), "web", hc, app, now)
+	p.overlay(context.Background(), "web", hc, app)
 	if app[0].Health != HealthHealthy {
 		t.Errorf("health after a start probe passed = %q, want healthy", app[0].Health)
 	}
@@ -108,7 +108,7 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	// Docker's own verdict rules once it comes, and ends the start probe.
 	app = []Container{startingReplica("a", now)}
 	app[0].Health = HealthUnhealthy
-	p.overlay(context.Background(), "web", hc, app, now)
+	p.overlay(context.Background(), "web", hc, app)
 	if app[0].Health != HealthUnhealthy {
 		t.Errorf("health = %q, want Docker's unhealthy to stand", app[0].Health)
 	}
@@ -117,16 +117,30 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	}
 }
 
-func TestStartProbeLeavesAloneWhatDockerAlreadyProbes(t *testing.T) {
+func TestStartProbeRunsOnlyWithinItsWindow(t *testing.T) {
 	rt := newProbeRuntime()
+	rt.failures["slow"] = 1 << 30 // never passes
 	p := newStartProber(rt, logr.Discard(), func(string) {})
-	now := time.Now()
-	old := startingReplica("old", now.Add(-time.Minute)) // past its start period
-	p.overlay(context.Background(), "web", testHealthCheck(), []Container{old}, now)
-	p.overlay(context.Background(), "web", nil, []Container{startingReplica("nohc", now)}, now)
-	time.Sleep(50 * time.Millisecond)
-	if n := rt.probeCount("old") + rt.probeCount("nohc"); n != 0 {
-		t.Errorf("probes = %d, want none: one replica is past its start period, one spec has no health check", n)
+	hc := testHealthCheck()
+	hc.StartInterval = &v1alpha1.Duration{Duration: 5 * time.Millisecond}
+	hc.StartPeriod = &v1alpha1.Duration{Duration: 50 * time.Millisecond}
+	hc.Interval = &v1alpha1.Duration{Duration: 50 * time.Millisecond}
+	p.overlay(context.Background(), "web", hc, []Container{startingReplica("slow", time.Time{})})
+	noStartInterval := testHealthCheck()
+	noStartInterval.StartInterval = &v1alpha1.Duration{}
+	// Other specs: a look at one spec stops the probes of its replicas
+	// that it does not list.
+	p.overlay(context.Background(), "api", nil, []Container{startingReplica("nohc", time.Time{})})
+	p.overlay(context.Background(), "worker", noStartInterval, []Container{startingReplica("nostart", time.Time{})})
+
+	time.Sleep(300 * time.Millisecond) // the window is 50 ms
+	n := rt.probeCount("slow")
+	time.Sleep(100 * time.Millisecond)
+	if later := rt.probeCount("slow"); n == 0 || later != n {
+		t.Errorf("probes of a replica that never passes: %d, then %d; want some, then none after its start window", n, later)
+	}
+	if n := rt.probeCount("nohc") + rt.probeCount("nostart"); n != 0 {
+		t.Errorf("probes = %d, want none without a health check or a start interval", n)
 	}
 }
 
@@ -139,7 +153,7 @@ func TestStartProbesAreBoundedAndStopWithTheirReplica(t *testing.T) {
 	for i := range 3 * maxStartProbes {
 		app = append(app, startingReplica(fmt.Sprint(i), now))
 	}
-	p.overlay(context.Background(), "web", testHealthCheck(), app, now)
+	p.overlay(context.Background(), "web", testHealthCheck(), app)
 	time.Sleep(100 * time.Millisecond)
 	rt.mu.Lock()
 	inFlight := rt.inFlight
@@ -149,7 +163,7 @@ func TestStartProbesAreBoundedAndStopWithTheirReplica(t *testing.T) {
 	}
 
 	// The replicas go (scaled down): their probes end.
-	p.overlay(context.Background(), "web", testHealthCheck(), nil, now)
+	p.overlay(context.Background(), "web", testHealthCheck(), nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		rt.mu.Lock()
