@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"syscall"
@@ -78,11 +79,13 @@ func TestKilledReplicaLeavesTheUpstreamAndIsReplaced(t *testing.T) {
 	}
 }
 
-// TestUnhealthyReplicaStaysUntilItsReplacementServes turns one replica's
+// TestUnhealthyReplicaStaysUntilReplacedOrRecovered turns one replica's
 // health check off (demoapp fails /health after SIGUSR1) while it keeps
 // running: it must leave the upstream, get a replacement under a new name,
-// and be removed only once that replacement serves, with no request lost.
-func TestUnhealthyReplicaStaysUntilItsReplacementServes(t *testing.T) {
+// and be removed only once that replacement serves. Then a second replica
+// fails while back-off holds replacements, and recovers: it must rejoin,
+// with nothing created or removed. No request may be lost.
+func TestUnhealthyReplicaStaysUntilReplacedOrRecovered(t *testing.T) {
 	s := upStack(t, 3)
 	web := s.name("web")
 	sick, replacement := web+"-2", web+"-4"
@@ -106,9 +109,6 @@ func TestUnhealthyReplicaStaysUntilItsReplacementServes(t *testing.T) {
 		done := now[sick] == "" && inUpstream && len(spec.Status.Upstream) == 3
 		return done, fmt.Errorf("containers %v, upstream %v", now, spec.Status.Upstream)
 	})
-	time.Sleep(500 * time.Millisecond)
-	requireNoFailures(t, stop())
-
 	if !sawOut {
 		t.Errorf("never saw %s running outside the upstream", sick)
 	}
@@ -118,12 +118,41 @@ func TestUnhealthyReplicaStaysUntilItsReplacementServes(t *testing.T) {
 			t.Errorf("%s was recreated (%s -> %s); only the unhealthy replica may be", n, before[n], after[n])
 		}
 	}
+
+	// A second failure of the template starts crash-loop back-off (10 s),
+	// which holds the replacement back. What used to remove a serving
+	// replica under a saturating load, and leave a hole, now only takes it
+	// out of the upstream: once it passes a probe again it rejoins, and
+	// nothing is created or removed.
+	recovering := web + "-3"
+	testenv.Docker(t, "kill", "-s", "USR1", recovering)
+	waitUpstream(t, s, web, func(up []string) bool { return !slices.Contains(up, recovering) }, recovering+" out of the upstream")
+	testenv.Docker(t, "kill", "-s", "USR1", recovering) // its /health answers 200 again
+	waitUpstream(t, s, web, func(up []string) bool { return len(up) == 3 && slices.Contains(up, recovering) }, recovering+" back in the upstream")
+	if now := s.containers(web, v1alpha1.RoleApp); !maps.Equal(now, after) {
+		t.Errorf("containers changed from %v to %v while %s recovered under back-off", after, now, recovering)
+	}
+	time.Sleep(500 * time.Millisecond)
+	requireNoFailures(t, stop())
+
 	out, _ := s.scalectl("events", web)
 	for _, want := range []string{"ReplicaUnhealthy", "created " + replacement + " to replace " + sick + ", which turned unhealthy"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("events lack %q:\n%s", want, out)
 		}
 	}
+}
+
+// waitUpstream waits until the status's upstream of spec web satisfies ok.
+func waitUpstream(t *testing.T, s *stack, web string, ok func([]string) bool, what string) {
+	t.Helper()
+	testenv.WaitFor(t, 60*time.Second, what, func() (bool, error) {
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		return ok(spec.Status.Upstream), fmt.Errorf("upstream %v", spec.Status.Upstream)
+	})
 }
 
 func TestRestartedScalerdAdoptsWhatRuns(t *testing.T) {
