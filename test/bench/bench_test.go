@@ -300,3 +300,25 @@ func TestOneLineKeepsTheFirstAndTheErrorLine(t *testing.T) {
 		t.Errorf("oneLine = %q", got)
 	}
 }
+
+func TestMeasureCPUSplitsTheRoundsCPUPerRequest(t *testing.T) {
+	share, err := MeasureCPU(map[string][]int{"client": {os.Getpid()}, "gone": {1 << 30}}, func() int64 {
+		for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		}
+		return 100
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300 ms of CPU over 100 requests is 3,000 µs each; utime and stime
+	// count in 10 ms ticks.
+	if got := share.PerRequest["client"]; got < 2000 || got > 10000 {
+		t.Errorf("client: %.0f µs per request, want about 3000", got)
+	}
+	if share.PerRequest["gone"] != 0 || share.TotalPerReq != share.PerRequest["client"] {
+		t.Errorf("a process that does not exist counts %v; total %v", share.PerRequest["gone"], share.TotalPerReq)
+	}
+	if _, err := MeasureCPU(nil, func() int64 { return 0 }); err == nil {
+		t.Error("a round without requests gave a split")
+	}
+}

@@ -124,7 +124,11 @@ type Throughput struct {
 	// behind nginx: the load balancer's hop alone, without the cost of
 	// running three app processes instead of one on the same cores.
 	OneReplica *PathRates `json:"oneReplica,omitempty"`
-	Commands   []string   `json:"commands"`
+	// CPUThroughLB and CPUDirect split the CPU of each path's last round
+	// by component, per request.
+	CPUThroughLB *CPUShare `json:"cpuThroughLoadBalancer,omitempty"`
+	CPUDirect    *CPUShare `json:"cpuDirect,omitempty"`
+	Commands     []string  `json:"commands"`
 }
 
 // PathRates is one round on each path, through nginx and direct: the wrk
@@ -395,6 +399,24 @@ func (r *Report) Markdown() string {
 			p(" With **one** replica behind nginx (the Go load generator, one round each), the hop alone: nginx %.0f req/s, direct %.0f req/s, ratio **%.2f**.", o.LBRate, o.DirectRate, o.Ratio)
 		}
 		p(" Commands: `%s`.\n\n", strings.Join(t.Commands, "`, `"))
+		if t.CPUThroughLB != nil && t.CPUDirect != nil {
+			p("Where the CPU goes, in the last round of each path: each component's user + system time (its processes' `/proc/<pid>/stat`) per request, µs. The client is the load generator's process.\n\n")
+			p("| path | %s | **total** |\n| --- |%s ---: |\n", strings.Join(Components, " | "), strings.Repeat(" ---: |", len(Components)))
+			cpuRow := func(name string, c *CPUShare) {
+				var cells []string
+				for _, comp := range Components {
+					if v, ok := c.PerRequest[comp]; ok {
+						cells = append(cells, fmt.Sprintf("%.0f", v))
+					} else {
+						cells = append(cells, "–")
+					}
+				}
+				p("| %s | %s | **%.0f** |\n", name, strings.Join(cells, " | "), c.TotalPerReq)
+			}
+			cpuRow(fmt.Sprintf("nginx → %d replicas", t.Replicas), t.CPUThroughLB)
+			cpuRow("one replica, published port", t.CPUDirect)
+			p("\n")
+		}
 	}
 
 	if f := r.Footprint; f != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -586,9 +588,21 @@ func (b *benchRun) throughput() {
 			st.saveCommand("replicas: 3, no CPU limit") + "; scalectl loadtest " + st.URL() + " --rate 0 -c 64 -d 8s",
 			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
 		}}
+	lbPIDs, directPIDs, err := b.throughputPIDs(direct, directURL)
+	if err != nil {
+		b.t.Logf("throughput: no CPU split: %v", err)
+	}
 	for i := range 2 {
-		tp.ThroughLB = append(tp.ThroughLB, load(st.URL(), round))
-		tp.Direct = append(tp.Direct, load(directURL, round))
+		if i == 1 && err == nil {
+			// The last round of each path also splits its CPU by component.
+			lb, direct := measuredRound(b, lbPIDs, func() loadgen.Summary { return load(st.URL(), round) }),
+				measuredRound(b, directPIDs, func() loadgen.Summary { return load(directURL, round) })
+			tp.ThroughLB, tp.Direct = append(tp.ThroughLB, lb.summary), append(tp.Direct, direct.summary)
+			tp.CPUThroughLB, tp.CPUDirect = lb.cpu, direct.cpu
+		} else {
+			tp.ThroughLB = append(tp.ThroughLB, load(st.URL(), round))
+			tp.Direct = append(tp.Direct, load(directURL, round))
+		}
 		b.t.Logf("throughput round %d: nginx %.0f req/s, direct %.0f req/s", i+1, tp.ThroughLB[i].RequestsPerSecond, tp.Direct[i].RequestsPerSecond)
 	}
 	mean := func(ss []loadgen.Summary) float64 {
@@ -620,6 +634,77 @@ func (b *benchRun) throughput() {
 	tp.Wrk = &bench.PathRates{LBRate: lbRate, DirectRate: directRate, Ratio: lbRate / directRate}
 	tp.Commands = append(tp.Commands, fmt.Sprintf("wrk -t2 -c%d -d%s <each URL>", concurrency, round))
 	b.t.Logf("throughput with wrk: nginx %.0f req/s, direct %.0f req/s", lbRate, directRate)
+}
+
+// throughputPIDs finds the host processes of each component of the two
+// paths: the nginx path's load balancer, replicas and docker-proxy, the
+// direct replica and its docker-proxy; the client (this process) and
+// Redis on both.
+func (b *benchRun) throughputPIDs(direct, directURL string) (lb, dir map[string][]int, err error) {
+	ctx, st, s := b.ctx, b.target, b.s
+	pidsOf := func(names ...string) ([]int, error) {
+		var all []int
+		for _, n := range names {
+			pids, err := bench.ContainerPIDs(ctx, n)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, pids...)
+		}
+		return all, nil
+	}
+	replicas := slices.Sorted(maps.Keys(s.containers(st.web, v1alpha1.RoleApp)))
+	redis := slices.Sorted(maps.Keys(s.containers(s.name("redis"), v1alpha1.RoleApp)))
+	lbNames := slices.Sorted(maps.Keys(s.containers(st.web, v1alpha1.RoleLB)))
+	lb, dir = map[string][]int{"client": {os.Getpid()}}, map[string][]int{"client": {os.Getpid()}}
+	if lb["nginx"], err = pidsOf(lbNames...); err != nil {
+		return nil, nil, err
+	}
+	if lb["demoapp"], err = pidsOf(replicas...); err != nil {
+		return nil, nil, err
+	}
+	if dir["demoapp"], err = pidsOf(direct); err != nil {
+		return nil, nil, err
+	}
+	if lb["redis"], err = pidsOf(redis...); err != nil {
+		return nil, nil, err
+	}
+	dir["redis"] = lb["redis"]
+	if lb["docker-proxy"], err = bench.ProxyPIDs(s.lbPort); err != nil {
+		return nil, nil, err
+	}
+	u, err := url.Parse(directURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return nil, nil, fmt.Errorf("port of %s: %w", directURL, err)
+	}
+	if dir["docker-proxy"], err = bench.ProxyPIDs(port); err != nil {
+		return nil, nil, err
+	}
+	return lb, dir, nil
+}
+
+type cpuRound struct {
+	summary loadgen.Summary
+	cpu     *bench.CPUShare
+}
+
+// measuredRound runs one load round and splits its CPU by component.
+func measuredRound(b *benchRun, pids map[string][]int, round func() loadgen.Summary) cpuRound {
+	var r cpuRound
+	share, err := bench.MeasureCPU(pids, func() int64 {
+		r.summary = round()
+		return r.summary.Requests
+	})
+	if err != nil {
+		b.t.Logf("throughput: no CPU split: %v", err)
+		return r
+	}
+	r.cpu = &share
+	return r
 }
 
 // wrkRate runs wrk against url for d and returns its requests per
