@@ -57,10 +57,17 @@ type Plan struct {
 	// Unhealthy lists the unhealthy replicas kept, out of the upstream,
 	// until enough replicas are ready without them.
 	Unhealthy []Container
-	// Replacing names the unhealthy replicas that the first creates of
-	// this plan replace, in order: they keep their names while they stay,
-	// so their replacements take new ones.
-	Replacing []string
+}
+
+// Replacing names the unhealthy replicas that the first creates of the
+// plan replace, in order: they keep their names while they stay, so their
+// replacements take new ones.
+func (p Plan) Replacing() []string {
+	var names []string
+	for _, c := range p.Unhealthy[:min(len(p.Unhealthy), len(p.Create))] {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 // Converged reports whether the plan has nothing left to do.
@@ -84,9 +91,10 @@ func (p Plan) String() string {
 	for _, c := range p.Unhealthy {
 		fmt.Fprintf(&b, "keep %s (unhealthy) until replaced\n", c.Name)
 	}
+	replacing := p.Replacing()
 	for n, i := range p.Create {
-		if n < len(p.Replacing) {
-			fmt.Fprintf(&b, "create %d (replaces %s)\n", i, p.Replacing[n])
+		if n < len(replacing) {
+			fmt.Fprintf(&b, "create %d (replaces %s)\n", i, replacing[n])
 			continue
 		}
 		fmt.Fprintf(&b, "create %d\n", i)
@@ -247,9 +255,6 @@ func PlanReplicas(in PlanInput) Plan {
 				if !used[i] {
 					p.Create = append(p.Create, i)
 				}
-			}
-			for _, c := range p.Unhealthy[:min(len(p.Unhealthy), len(p.Create))] {
-				p.Replacing = append(p.Replacing, c.Name)
 			}
 		}
 	}

@@ -183,12 +183,23 @@ func (r *Reconciler) Status(name string) (v1alpha1.Status, bool) {
 // replicas that passed a start probe marked healthy. Views (describe, top)
 // use it, so that they show what the upstream was built from.
 func (r *Reconciler) ListObserved(ctx context.Context) ([]Container, error) {
+	all, err := r.observe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.starts.mark(all)
+	return all, nil
+}
+
+// observe lists the managed containers with the last seconds' events laid
+// over the Engine's list. Start probes are laid over per spec, by the
+// reconcile that also starts them.
+func (r *Reconciler) observe(ctx context.Context) ([]Container, error) {
 	all, err := r.Runtime.ListManaged(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.seen.overlay(all, r.Now())
-	r.starts.mark(all)
 	return all, nil
 }
 
@@ -228,11 +239,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (Result, error)
 func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	st := r.state(name)
-	all, err := r.Runtime.ListManaged(ctx)
+	all, err := r.observe(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("listing containers: %w", err)
 	}
-	r.seen.overlay(all, r.Now())
 	var app, lbs []Container
 	for _, c := range all {
 		if c.Labels[v1alpha1.LabelSpec] != name {
@@ -824,7 +834,7 @@ func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpe
 	wg.Wait()
 	sort.Strings(created)
 	r.Metrics.replicasCreated(name, len(created))
-	if scaledUp := r.reportReplacements(name, hash, created, plan.Replacing, plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
+	if scaledUp := r.reportReplacements(name, hash, created, plan.Replacing(), plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
 		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledUp, "created %d replica(s): %s", len(scaledUp), strings.Join(scaledUp, ", "))
 	}
 	if err := errors.Join(errs...); err != nil {
