@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/versions"
+
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 	"github.com/scaler-dev/scaler/internal/testenv"
+	"github.com/scaler-dev/scaler/test/bench"
 )
 
 func TestScaleOneToFiveToOneLosesNoRequest(t *testing.T) {
@@ -254,5 +257,35 @@ func TestConfigThatFailsNginxTestIsNeverApplied(t *testing.T) {
 	}
 	if c := v1alpha1.FindCondition(spec.Status.Conditions, v1alpha1.ConditionLoadBalancerReady); c == nil || c.Status != v1alpha1.ConditionTrue {
 		t.Errorf("after a good config LoadBalancerReady = %+v", c)
+	}
+}
+
+// TestStartProbesServeBeforeDockersFirstProbe gives the web spec a 30 s
+// health-check interval: on Engine API < 1.44 Docker's first probe runs
+// 30 s after a replica starts, so replicas that serve well before that,
+// while Docker still calls them starting, were made ready by scalerd's
+// start probes (every startInterval). On an Engine that honours
+// startInterval itself there is nothing of scalerd's to test.
+func TestStartProbesServeBeforeDockersFirstProbe(t *testing.T) {
+	if v := testenv.Docker(t, "version", "--format", "{{.Server.APIVersion}}"); versions.GreaterThanOrEqualTo(v, "1.44") {
+		t.Skipf("Engine API %s honours startInterval itself", v)
+	}
+	s := newStack(t)
+	s.writeSpec("redis.yaml", s.redisSpec())
+	s.writeSpec("web.yaml", mustSetHealth(t, s.webSpec(2, "hello"), "interval", "30s"))
+	s.startDaemon()
+	web := s.name("web")
+	s.waitReady(web, 2, true, 25*time.Second)
+	if err := bench.WaitOK(s.url(), 10*time.Second); err != nil {
+		t.Fatalf("the load balancer does not serve: %v", err)
+	}
+	for name := range s.containers(web, v1alpha1.RoleApp) {
+		if h := testenv.Docker(t, "inspect", "-f", "{{.State.Health.Status}}", name); h != "starting" {
+			t.Errorf("%s: Docker says %q; the test needs it still starting, before Docker's first probe", name, h)
+		}
+	}
+	out, err := s.scalectl("describe", web)
+	if err != nil || strings.Count(out, "   healthy   yes") != 2 {
+		t.Errorf("describe should show both replicas healthy and in the upstream (%v):\n%s", err, out)
 	}
 }
