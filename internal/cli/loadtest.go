@@ -45,7 +45,7 @@ var errRequestsFailed = errors.New("requests failed")
 func newLoadtestCommand(o *Options) *cobra.Command {
 	l := &loadtestOptions{Options: o}
 	cmd := &cobra.Command{
-		Use:   "loadtest URL",
+		Use:   "loadtest URL [URL...]",
 		Short: "Send a steady HTTP load and report failures, latency and which replicas answered",
 		Long: `loadtest sends GET requests to URL, at a fixed rate (--rate) or as fast as
 --concurrency workers can (--rate 0, a closed loop), for --duration or until
@@ -63,24 +63,29 @@ It exits 1 when any request failed, so a script can assert that a scale, a
 rollout or a crash lost no request:
   scalectl loadtest http://127.0.0.1:8080/ --duration 60s & scalectl scale web --replicas 5
 
-URL must be on this machine (127.0.0.0/8, ::1 or localhost) unless
+With several URLs the workers are spread over them in turn, one client for
+several ports, e.g. a few replicas' own published ports, to compare with the
+same load through the load balancer.
+
+Every URL must be on this machine (127.0.0.0/8, ::1 or localhost) unless
 --allow-remote is given: this is a tool for one's own stack, not for loading
 other people's hosts.`,
 		Example: `  scalectl loadtest http://127.0.0.1:8080/                      # 100 req/s for 10s
   scalectl loadtest http://127.0.0.1:8080/ --rate 0 -c 64 -d 30s   # as fast as 64 workers go
-  scalectl loadtest http://127.0.0.1:8080/ --requests 1000 -o json`,
+  scalectl loadtest http://127.0.0.1:8080/ --requests 1000 -o json
+  scalectl loadtest http://127.0.0.1:32770/ http://127.0.0.1:32771/ --rate 0 -c 64   # two ports, 32 workers each`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErrorf("give exactly one URL, e.g. scalectl loadtest http://127.0.0.1:8080/")
+			if len(args) == 0 {
+				return usageErrorf("give a URL, e.g. scalectl loadtest http://127.0.0.1:8080/")
 			}
 			return nil
 		},
 		ValidArgsFunction: loadBalancerURLCompletion(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := l.validate(cmd, args[0]); err != nil {
+			if err := l.validate(cmd, args); err != nil {
 				return err
 			}
-			return l.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
+			return l.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
 		},
 	}
 	f := cmd.Flags()
@@ -96,7 +101,7 @@ other people's hosts.`,
 
 // validate checks the flags and settles how the run is bounded: --requests
 // alone means no time bound, so that -n 1000 really sends 1000.
-func (l *loadtestOptions) validate(cmd *cobra.Command, target string) error {
+func (l *loadtestOptions) validate(cmd *cobra.Command, targets []string) error {
 	if l.output != "" && l.output != "json" {
 		return usageErrorf("--output=%q: use json, or leave it out for a report", l.output)
 	}
@@ -105,6 +110,9 @@ func (l *loadtestOptions) validate(cmd *cobra.Command, target string) error {
 	}
 	if l.concurrency < 1 {
 		return usageErrorf("--concurrency=%d: use 1 or more workers", l.concurrency)
+	}
+	if l.concurrency < len(targets) {
+		return usageErrorf("--concurrency=%d for %d URLs: each URL needs a worker of its own; use -c %d or more", l.concurrency, len(targets), len(targets))
 	}
 	if l.duration < 0 {
 		return usageErrorf("--duration=%s: use a positive duration such as 30s", l.duration)
@@ -121,8 +129,10 @@ func (l *loadtestOptions) validate(cmd *cobra.Command, target string) error {
 	if l.duration == 0 && l.requests == 0 {
 		return usageErrorf("--duration=0 with no --requests would never end: give a --duration such as 30s or a --requests count")
 	}
-	if err := loadgen.CheckTarget(target, l.allowRemote); err != nil {
-		return usageError{err}
+	for _, target := range targets {
+		if err := loadgen.CheckTarget(target, l.allowRemote); err != nil {
+			return usageError{err}
+		}
 	}
 	return nil
 }
@@ -130,22 +140,24 @@ func (l *loadtestOptions) validate(cmd *cobra.Command, target string) error {
 // loadtestReport is what -o json prints: the run's settings, then its
 // loadgen.Summary (requests, failures, failuresByKind, instances, ...).
 type loadtestReport struct {
-	URL         string  `json:"url"`
-	Rate        float64 `json:"rate"`
-	Concurrency int     `json:"concurrency"`
+	URL string `json:"url"`
+	// MoreURLs are the further URLs the workers were spread over.
+	MoreURLs    []string `json:"moreUrls,omitempty"`
+	Rate        float64  `json:"rate"`
+	Concurrency int      `json:"concurrency"`
 	loadgen.Summary
 	// Interrupted is set when Ctrl-C ended the run before its bound.
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
-func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target string) error {
+func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, targets []string) error {
 	var progress func(loadgen.Result)
 	live := isTerminal(errOut)
 	if live {
 		progress = func(r loadgen.Result) { fmt.Fprintf(errOut, "\r\x1b[K%s", progressLine(r)) }
 	}
 	res, err := loadgen.Run(ctx, loadgen.Options{
-		URL: target, Rate: l.rate, Concurrency: l.concurrency, Duration: l.duration,
+		URL: targets[0], MoreURLs: targets[1:], Rate: l.rate, Concurrency: l.concurrency, Duration: l.duration,
 		Requests: l.requests, Timeout: l.timeout, AllowRemote: l.allowRemote,
 	}, progress)
 	if live {
@@ -154,7 +166,7 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 	if err != nil {
 		return err
 	}
-	report := loadtestReport{URL: target, Rate: l.rate, Concurrency: l.concurrency, Summary: res.Summary(),
+	report := loadtestReport{URL: targets[0], MoreURLs: targets[1:], Rate: l.rate, Concurrency: l.concurrency, Summary: res.Summary(),
 		Interrupted: ctx.Err() != nil}
 	if l.output == "json" {
 		b, err := json.MarshalIndent(report, "", "  ")
@@ -165,7 +177,7 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 			return err
 		}
 	} else {
-		writeLoadReport(out, report, l.describeLoad())
+		writeLoadReport(out, report, l.describeLoad(len(targets)))
 	}
 	if res.Failures > 0 {
 		return fmt.Errorf("%d of %d %w", res.Failures, res.Requests, errRequestsFailed)
@@ -177,14 +189,18 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 }
 
 // describeLoad says in words what was asked for.
-func (l *loadtestOptions) describeLoad() string {
+func (l *loadtestOptions) describeLoad(urls int) string {
 	var parts []string
 	if l.rate > 0 {
 		parts = append(parts, fmt.Sprintf("%s req/s fixed rate", strconv.FormatFloat(l.rate, 'f', -1, 64)))
 	} else {
 		parts = append(parts, "closed loop")
 	}
-	parts = append(parts, fmt.Sprintf("%d workers", l.concurrency))
+	if urls > 1 {
+		parts = append(parts, fmt.Sprintf("%d workers spread over %d URLs", l.concurrency, urls))
+	} else {
+		parts = append(parts, fmt.Sprintf("%d workers", l.concurrency))
+	}
 	if l.duration > 0 {
 		parts = append(parts, "for "+l.duration.String())
 	}
@@ -206,7 +222,7 @@ func progressLine(r loadgen.Result) string {
 // writeLoadReport prints the human report: totals, latency, failures by
 // kind, and the answers per instance as a table with bars.
 func writeLoadReport(w io.Writer, r loadtestReport, load string) {
-	fmt.Fprintf(w, "Target:     %s\n", r.URL)
+	fmt.Fprintf(w, "Target:     %s\n", strings.Join(append([]string{r.URL}, r.MoreURLs...), ", "))
 	fmt.Fprintf(w, "Load:       %s\n", load)
 	interrupted := ""
 	if r.Interrupted {

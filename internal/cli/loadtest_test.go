@@ -54,6 +54,30 @@ func TestLoadtestReportsInstancesWithBars(t *testing.T) {
 	}
 }
 
+func TestLoadtestSpreadsItsWorkersOverSeveralURLs(t *testing.T) {
+	first, second := demoServer(t, 0, "direct-1"), demoServer(t, 0, "direct-2")
+	out, errOut, code := ctl(noDaemon(t), "loadtest", first, second, "--rate", "0", "-c", "2", "-d", "300ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+	}
+	for _, want := range []string{"Target:     " + first + ", " + second, "2 workers spread over 2 URLs", "direct-1", "direct-2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = ctl(noDaemon(t), "loadtest", first, second, "-c", "2", "-n", "4", "--rate", "0", "-o", "json")
+	var got struct {
+		URL      string   `json:"url"`
+		MoreURLs []string `json:"moreUrls"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if got.URL != first || len(got.MoreURLs) != 1 || got.MoreURLs[0] != second {
+		t.Errorf("json names %q and %v, want %q and [%q]", got.URL, got.MoreURLs, first, second)
+	}
+}
+
 func TestLoadtestFailsOnAnyFailedRequestAndSaysWhich(t *testing.T) {
 	url := demoServer(t, 5, "web-1")
 	out, errOut, code := ctl(noDaemon(t), "loadtest", url, "--rate", "0", "-c", "1", "-n", "20")
@@ -99,7 +123,9 @@ func TestLoadtestBadFlagsExitNonZeroNamingTheFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"loadtest"}, "give exactly one URL"},
+		{[]string{"loadtest"}, "give a URL"},
+		{[]string{"loadtest", url, url, url, "-c", "2"}, "--concurrency=2 for 3 URLs: each URL needs a worker of its own; use -c 3 or more"},
+		{[]string{"loadtest", url, "http://203.0.113.7/"}, "203.0.113.7"},
 		{[]string{"loadtest", url, "--rate=-1"}, "--rate=-1: use 0 for a closed loop or a positive rate"},
 		{[]string{"loadtest", url, "--concurrency", "0"}, "--concurrency=0: use 1 or more"},
 		{[]string{"loadtest", url, "--duration=-1s"}, "--duration=-1s: use a positive duration"},

@@ -22,6 +22,12 @@ import (
 // Options shape a load.
 type Options struct {
 	URL string
+	// MoreURLs spreads the workers over URL and these in turn: worker i
+	// sends to the (i mod n)th. One client then loads several replicas'
+	// own ports as evenly as a round-robin load balancer would, without
+	// one: the benchmarks measure what a second replica costs apart from
+	// what the load balancer's hop costs.
+	MoreURLs []string
 	// Rate is requests per second; 0 runs a closed loop, each worker
 	// sending its next request as soon as the last one is answered.
 	Rate float64
@@ -117,11 +123,17 @@ func CheckTarget(raw string, allowRemote bool) error {
 // Run sends the load until its bound or ctx ends. progress, if set, is
 // called about every interval with the counts so far.
 func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) {
-	if err := CheckTarget(o.URL, o.AllowRemote); err != nil {
-		return Result{}, err
+	targets := append([]string{o.URL}, o.MoreURLs...)
+	for _, t := range targets {
+		if err := CheckTarget(t, o.AllowRemote); err != nil {
+			return Result{}, err
+		}
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.Concurrency < len(targets) {
+		return Result{}, fmt.Errorf("%d workers for %d URLs: each URL needs a worker of its own; raise the concurrency to %d or more", o.Concurrency, len(targets), len(targets))
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
@@ -162,7 +174,8 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range o.Concurrency {
+	for i := range o.Concurrency {
+		target := targets[i%len(targets)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -180,7 +193,7 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 					return
 				}
 				began := time.Now()
-				instance, host, kind := once(ctx, client, o.URL)
+				instance, host, kind := once(ctx, client, target)
 				if kind == "canceled" {
 					return // the run ended mid-request; not the server's fault
 				}

@@ -192,3 +192,35 @@ func TestStopLetsRequestsInFlightFinishAndCount(t *testing.T) {
 		t.Errorf("requests %d, by kind %v", res.Requests, res.ByKind)
 	}
 }
+
+func TestMoreURLsSpreadTheWorkersOverEveryURL(t *testing.T) {
+	var urls []string
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"served_by":{"instance":"direct-%d"}}`, i)
+		}))
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	res, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: urls[1:], Concurrency: 6, Duration: 300 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures != 0 || len(res.Instances) != 3 {
+		t.Fatalf("instances = %v, failures = %v; want all three servers answering", res.Instances, res.ByKind)
+	}
+	for name, n := range res.Instances {
+		// Two workers each, in a closed loop on equal servers: a share far
+		// from a third means the workers were not spread.
+		if n < res.Successes/6 {
+			t.Errorf("%s answered %d of %d", name, n, res.Successes)
+		}
+	}
+
+	if _, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: urls[1:], Concurrency: 2, Requests: 1}, nil); err == nil || !strings.Contains(err.Error(), "raise the concurrency to 3") {
+		t.Errorf("2 workers for 3 URLs: err = %v, want the fix named", err)
+	}
+	if _, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: []string{"http://example.com/"}, Concurrency: 2, Requests: 1}, nil); err == nil || !strings.Contains(err.Error(), "example.com") {
+		t.Errorf("a remote URL among MoreURLs: err = %v, want it refused by name", err)
+	}
+}
