@@ -322,3 +322,39 @@ func TestMeasureCPUSplitsTheRoundsCPUPerRequest(t *testing.T) {
 		t.Error("a round without requests gave a split")
 	}
 }
+
+func TestThroughputSplitsTheRatioInTwo(t *testing.T) {
+	cpu := func(total, nginx float64) *CPUShare {
+		per := map[string]float64{"demoapp": total - nginx}
+		if nginx > 0 {
+			per["nginx"] = nginx
+		}
+		return &CPUShare{Requests: 1000, PerRequest: per, TotalPerReq: total}
+	}
+	r := &Report{Throughput: &Throughput{Replicas: 3, Ratio: 0.5, LBRate: 5000, DirectRate: 10000, SpreadRate: 8000,
+		ThroughLB: []loadgen.Summary{{RequestsPerSecond: 5000}}, Direct: []loadgen.Summary{{RequestsPerSecond: 10000}}, Spread: []loadgen.Summary{{RequestsPerSecond: 8000}},
+		CPUThroughLB: cpu(240, 40), CPUDirect: cpu(120, 0), CPUSpread: cpu(150, 0)}}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| 3 replicas, each through its published port (one client spread over them) | 8000 | 8000 |",
+		"3 replicas reached directly / one replica, **0.80**",
+		"nginx → 3 / 3 replicas reached directly, **0.62**",
+		// 0.6 / 0.8 = 0.75 of the direct three's throughput: 25% for the hop.
+		"the hop could cost at most 25% of the throughput",
+		// 120 / 0.6 = 200 µs; the three direct spend 150; 50 left.
+		"At 0.6 the nginx path could spend 200 µs per request (the direct path's 120 / 0.6). The 3 replicas reached directly spend 150 of it, which leaves the load balancer's hop 50 µs; nginx's own processes spent 40.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	var check Check
+	for _, c := range r.Checks() {
+		if strings.HasPrefix(c.What, "throughput") {
+			check = c
+		}
+	}
+	if !strings.Contains(check.Measured, "= 0.80 for 3 replicas reached directly × 0.62 for nginx's hop") || check.Met != "**no**" {
+		t.Errorf("check %+v", check)
+	}
+}

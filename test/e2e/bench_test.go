@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/url"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,7 +363,7 @@ func ms(from, to time.Time) float64 { return float64(to.Sub(from)) / float64(tim
 
 // throughputOneReplica scales to one replica and runs one more round on
 // each path: nginx's hop alone, apart from the cost of three app processes.
-func (b *benchRun) throughputOneReplica(tp *bench.Throughput, directURL string, load func(string, time.Duration) loadgen.Summary, round time.Duration) {
+func (b *benchRun) throughputOneReplica(tp *bench.Throughput, directURL string, load func(time.Duration, ...string) loadgen.Summary, round time.Duration) {
 	st, ctx := b.target, b.ctx
 	st.replicas = 1
 	st.save()
@@ -371,8 +371,8 @@ func (b *benchRun) throughputOneReplica(tp *bench.Throughput, directURL string, 
 		b.fail("throughput, one replica: %v", err)
 		return
 	}
-	load(st.URL(), 2*time.Second)
-	lb, direct := load(st.URL(), round), load(directURL, round)
+	load(2*time.Second, st.URL())
+	lb, direct := load(round, st.URL()), load(round, directURL)
 	tp.OneReplica = &bench.PathRates{LBRate: lb.RequestsPerSecond, DirectRate: direct.RequestsPerSecond,
 		Ratio: lb.RequestsPerSecond / direct.RequestsPerSecond}
 	tp.Commands = append(tp.Commands, st.saveCommand("replicas: 1")+"; the same two loadtest commands")
@@ -534,7 +534,11 @@ func (b *benchRun) logLineAfter(since time.Time, match func(line string) bool) (
 // throughput compares 3 replicas behind nginx with one replica reached
 // through its own published port, alternating rounds. Neither has a CPU
 // limit (both: memory 128M), so that the ratio is the cost of the load
-// balancer's hop, not of a quota.
+// balancer's hop, not of a quota. A third path, three replicas each
+// reached through its own published port by one client spread over them,
+// splits that ratio in two: what running three app processes instead of
+// one costs on these cores, with no load balancer, and what nginx's hop
+// costs on top.
 func (b *benchRun) throughput() {
 	st, ctx, s := b.target, b.ctx, b.s
 	// The rounds saturate both cores on purpose. A health probe that must
@@ -549,61 +553,60 @@ func (b *benchRun) throughput() {
 		b.fail("throughput: %v", err)
 		return
 	}
-	direct := s.instance + "-direct"
-	run := []string{"run", "-d", "--name", direct, "--label", v1alpha1.LabelInstance + "=" + s.instance, "--label", testenv.LabelTest + "=bench",
-		"--network", s.network, "--publish", "127.0.0.1::5000", "--memory", "128M",
-		"-e", "REDIS_ADDR=" + s.name("redis") + ":6379", "-e", "INSTANCE_NAME=direct", "demoapp:dev"}
-	if _, err := bench.Docker(ctx, run...); err != nil {
-		b.fail("throughput: %v", err)
-		return
+	var directs, spreadURLs []string
+	for i := range 3 {
+		name := fmt.Sprintf("%s-direct-%d", s.instance, i+1)
+		directs = append(directs, name)
+		defer bench.Docker(context.Background(), "rm", "-f", "-v", name)
+		url, err := b.startDirect(name, fmt.Sprintf("direct-%d", i+1))
+		if err != nil {
+			b.fail("throughput: %v", err)
+			return
+		}
+		spreadURLs = append(spreadURLs, url)
 	}
-	defer bench.Docker(context.Background(), "rm", "-f", "-v", direct)
-	addr, err := bench.Docker(ctx, "port", direct, "5000/tcp")
-	if err != nil {
-		b.fail("throughput: %v", err)
-		return
-	}
-	directURL := "http://" + strings.Fields(addr)[0] + "/"
-	if err := bench.WaitOK(directURL, 30*time.Second); err != nil {
-		b.fail("throughput: %v", err)
-		return
-	}
+	directURL := spreadURLs[0]
 
 	const concurrency, round = 64, 8 * time.Second
-	load := func(url string, d time.Duration) loadgen.Summary {
-		res, err := loadgen.Run(ctx, loadgen.Options{URL: url, Concurrency: concurrency, Duration: d, Timeout: 10 * time.Second}, nil)
+	load := func(d time.Duration, urls ...string) loadgen.Summary {
+		res, err := loadgen.Run(ctx, loadgen.Options{URL: urls[0], MoreURLs: urls[1:], Concurrency: concurrency, Duration: d, Timeout: 10 * time.Second}, nil)
 		if err != nil {
 			b.fail("throughput: %v", err)
 		}
 		if res.Failures > 0 {
-			b.fail("throughput: %s: %d of %d requests failed: %v", url, res.Failures, res.Requests, res.ByKind)
+			b.fail("throughput: %v: %d of %d requests failed: %v", urls, res.Failures, res.Requests, res.ByKind)
 		}
 		return res.Summary()
 	}
-	load(st.URL(), 2*time.Second) // warm-up: connections, page cache
-	load(directURL, 2*time.Second)
+	load(2*time.Second, st.URL()) // warm-up: connections, page cache
+	load(2*time.Second, directURL)
+	load(2*time.Second, spreadURLs...)
 	tp := &bench.Throughput{Replicas: 3, Concurrency: concurrency, Seconds: round.Seconds(),
 		Limits: "no CPU limit on any demoapp (memory 128M each), health check every 2 s (timeout 10 s, 5 retries) so that the saturating load does not fail it; the load generator, nginx, the replicas and Redis share the 2 cores",
 		Commands: []string{
 			st.saveCommand("replicas: 3, no CPU limit") + "; scalectl loadtest " + st.URL() + " --rate 0 -c 64 -d 8s",
 			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
+			"two more such docker runs; scalectl loadtest http://127.0.0.1:<port 1>/ http://127.0.0.1:<port 2>/ http://127.0.0.1:<port 3>/ --rate 0 -c 64 -d 8s",
 		}}
-	lbPIDs, directPIDs, err := b.throughputPIDs(direct, directURL)
+	pids, err := b.throughputPIDs(directs)
 	if err != nil {
 		b.t.Logf("throughput: no CPU split: %v", err)
 	}
 	for i := range 2 {
 		if i == 1 && err == nil {
 			// The last round of each path also splits its CPU by component.
-			lb, direct := measuredRound(b, lbPIDs, func() loadgen.Summary { return load(st.URL(), round) }),
-				measuredRound(b, directPIDs, func() loadgen.Summary { return load(directURL, round) })
-			tp.ThroughLB, tp.Direct = append(tp.ThroughLB, lb.summary), append(tp.Direct, direct.summary)
-			tp.CPUThroughLB, tp.CPUDirect = lb.cpu, direct.cpu
+			lb := measuredRound(b, pids.lb, func() loadgen.Summary { return load(round, st.URL()) })
+			direct := measuredRound(b, pids.direct, func() loadgen.Summary { return load(round, directURL) })
+			spread := measuredRound(b, pids.spread, func() loadgen.Summary { return load(round, spreadURLs...) })
+			tp.ThroughLB, tp.Direct, tp.Spread = append(tp.ThroughLB, lb.summary), append(tp.Direct, direct.summary), append(tp.Spread, spread.summary)
+			tp.CPUThroughLB, tp.CPUDirect, tp.CPUSpread = lb.cpu, direct.cpu, spread.cpu
 		} else {
-			tp.ThroughLB = append(tp.ThroughLB, load(st.URL(), round))
-			tp.Direct = append(tp.Direct, load(directURL, round))
+			tp.ThroughLB = append(tp.ThroughLB, load(round, st.URL()))
+			tp.Direct = append(tp.Direct, load(round, directURL))
+			tp.Spread = append(tp.Spread, load(round, spreadURLs...))
 		}
-		b.t.Logf("throughput round %d: nginx %.0f req/s, direct %.0f req/s", i+1, tp.ThroughLB[i].RequestsPerSecond, tp.Direct[i].RequestsPerSecond)
+		b.t.Logf("throughput round %d: nginx %.0f req/s, direct %.0f req/s, three direct %.0f req/s",
+			i+1, tp.ThroughLB[i].RequestsPerSecond, tp.Direct[i].RequestsPerSecond, tp.Spread[i].RequestsPerSecond)
 	}
 	mean := func(ss []loadgen.Summary) float64 {
 		total := 0.0
@@ -612,7 +615,7 @@ func (b *benchRun) throughput() {
 		}
 		return total / float64(len(ss))
 	}
-	tp.LBRate, tp.DirectRate = mean(tp.ThroughLB), mean(tp.Direct)
+	tp.LBRate, tp.DirectRate, tp.SpreadRate = mean(tp.ThroughLB), mean(tp.Direct), mean(tp.Spread)
 	tp.Ratio = tp.LBRate / tp.DirectRate
 	b.report.Throughput = tp
 	defer b.throughputOneReplica(tp, directURL, load, round)
@@ -636,13 +639,37 @@ func (b *benchRun) throughput() {
 	b.t.Logf("throughput with wrk: nginx %.0f req/s, direct %.0f req/s", lbRate, directRate)
 }
 
-// throughputPIDs finds the host processes of each component of the two
-// paths: the nginx path's load balancer, replicas and docker-proxy, the
-// direct replica and its docker-proxy; the client (this process) and
-// Redis on both.
-func (b *benchRun) throughputPIDs(direct, directURL string) (lb, dir map[string][]int, err error) {
+// startDirect runs a demoapp outside scaler, on the stack's network and
+// Redis, with its port published on 127.0.0.1, and returns its URL once it
+// answers.
+func (b *benchRun) startDirect(name, instance string) (string, error) {
+	s := b.s
+	run := []string{"run", "-d", "--name", name, "--label", v1alpha1.LabelInstance + "=" + s.instance, "--label", testenv.LabelTest + "=bench",
+		"--network", s.network, "--publish", "127.0.0.1::5000", "--memory", "128M",
+		"-e", "REDIS_ADDR=" + s.name("redis") + ":6379", "-e", "INSTANCE_NAME=" + instance, "demoapp:dev"}
+	if _, err := bench.Docker(b.ctx, run...); err != nil {
+		return "", err
+	}
+	addr, err := bench.Docker(b.ctx, "port", name, "5000/tcp")
+	if err != nil {
+		return "", err
+	}
+	url := "http://" + strings.Fields(addr)[0] + "/"
+	return url, bench.WaitOK(url, 30*time.Second)
+}
+
+// pathPIDs are the host processes of each throughput path, by component.
+type pathPIDs struct {
+	lb, direct, spread map[string][]int
+}
+
+// throughputPIDs finds the host processes of each component of the three
+// paths: the nginx path's load balancer, replicas and docker-proxy; the
+// first direct replica and its docker-proxy; all the direct replicas and
+// their docker-proxies; the client (this process) and Redis on every path.
+func (b *benchRun) throughputPIDs(directs []string) (pathPIDs, error) {
 	ctx, st, s := b.ctx, b.target, b.s
-	pidsOf := func(names ...string) ([]int, error) {
+	containerPIDs := func(names ...string) ([]int, error) {
 		var all []int
 		for _, n := range names {
 			pids, err := bench.ContainerPIDs(ctx, n)
@@ -653,38 +680,61 @@ func (b *benchRun) throughputPIDs(direct, directURL string) (lb, dir map[string]
 		}
 		return all, nil
 	}
+	proxyPIDs := func(names ...string) ([]int, error) {
+		var all []int
+		for _, n := range names {
+			addr, err := bench.Docker(ctx, "port", n, "5000/tcp")
+			if err != nil {
+				return nil, err
+			}
+			_, port, err := net.SplitHostPort(strings.Fields(addr)[0])
+			if err != nil {
+				return nil, fmt.Errorf("port of %s: %w", n, err)
+			}
+			p, err := strconv.Atoi(port)
+			if err != nil {
+				return nil, fmt.Errorf("port of %s: %w", n, err)
+			}
+			pids, err := bench.ProxyPIDs(p)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, pids...)
+		}
+		return all, nil
+	}
+	var err error
+	client := []int{os.Getpid()}
+	p := pathPIDs{lb: map[string][]int{"client": client}, direct: map[string][]int{"client": client}, spread: map[string][]int{"client": client}}
 	replicas := slices.Sorted(maps.Keys(s.containers(st.web, v1alpha1.RoleApp)))
-	redis := slices.Sorted(maps.Keys(s.containers(s.name("redis"), v1alpha1.RoleApp)))
 	lbNames := slices.Sorted(maps.Keys(s.containers(st.web, v1alpha1.RoleLB)))
-	lb, dir = map[string][]int{"client": {os.Getpid()}}, map[string][]int{"client": {os.Getpid()}}
-	if lb["nginx"], err = pidsOf(lbNames...); err != nil {
-		return nil, nil, err
+	redis := slices.Sorted(maps.Keys(s.containers(s.name("redis"), v1alpha1.RoleApp)))
+	if p.lb["nginx"], err = containerPIDs(lbNames...); err != nil {
+		return p, err
 	}
-	if lb["demoapp"], err = pidsOf(replicas...); err != nil {
-		return nil, nil, err
+	if p.lb["demoapp"], err = containerPIDs(replicas...); err != nil {
+		return p, err
 	}
-	if dir["demoapp"], err = pidsOf(direct); err != nil {
-		return nil, nil, err
+	if p.lb["docker-proxy"], err = bench.ProxyPIDs(s.lbPort); err != nil {
+		return p, err
 	}
-	if lb["redis"], err = pidsOf(redis...); err != nil {
-		return nil, nil, err
+	if p.direct["demoapp"], err = containerPIDs(directs[0]); err != nil {
+		return p, err
 	}
-	dir["redis"] = lb["redis"]
-	if lb["docker-proxy"], err = bench.ProxyPIDs(s.lbPort); err != nil {
-		return nil, nil, err
+	if p.direct["docker-proxy"], err = proxyPIDs(directs[0]); err != nil {
+		return p, err
 	}
-	u, err := url.Parse(directURL)
-	if err != nil {
-		return nil, nil, err
+	if p.spread["demoapp"], err = containerPIDs(directs...); err != nil {
+		return p, err
 	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		return nil, nil, fmt.Errorf("port of %s: %w", directURL, err)
+	if p.spread["docker-proxy"], err = proxyPIDs(directs...); err != nil {
+		return p, err
 	}
-	if dir["docker-proxy"], err = bench.ProxyPIDs(port); err != nil {
-		return nil, nil, err
+	if p.lb["redis"], err = containerPIDs(redis...); err != nil {
+		return p, err
 	}
-	return lb, dir, nil
+	p.direct["redis"], p.spread["redis"] = p.lb["redis"], p.lb["redis"]
+	return p, nil
 }
 
 type cpuRound struct {
