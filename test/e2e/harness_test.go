@@ -226,9 +226,17 @@ func (s *stack) containers(spec, role string) map[string]string {
 // url is the load balancer's address.
 func (s *stack) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", s.lbPort) }
 
+// minLoad is the least a load() runs before its stop function ends it,
+// so that a change that finished fast (0.4 s for a scale-up on a quick
+// machine) is still followed by requests to the state it left, and
+// requireNoFailures's count is reached.
+const minLoad = 1500 * time.Millisecond
+
 // load runs a steady load against the load balancer until the returned
-// function is called, which returns what it measured.
+// function is called (and for at least minLoad), which returns what it
+// measured.
 func (s *stack) load() func() loadgen.Result {
+	started := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan loadgen.Result, 1)
 	go func() {
@@ -239,6 +247,7 @@ func (s *stack) load() func() loadgen.Result {
 		done <- res
 	}()
 	return func() loadgen.Result {
+		time.Sleep(time.Until(started.Add(minLoad)))
 		cancel()
 		return <-done
 	}
