@@ -102,6 +102,8 @@ func TestReloadAgentInNginx(t *testing.T) {
 	if got := version(); got != "one" {
 		t.Fatalf("before any apply: %q", got)
 	}
+	// Before any reload, the master's children are one config's workers.
+	workers := len(strings.Fields(masterChildren(t, lb)))
 
 	// Backslashes, quotes and indentation arrive byte for byte.
 	cfg.ServerSnippet = "location = /version { return 200 \"two\\n\"; }\n        location ~ \\.php$ { return 404; }"
@@ -140,12 +142,16 @@ func TestReloadAgentInNginx(t *testing.T) {
 	// no new workers start, so the agent's hastening must signal none of
 	// the old ones, which go on serving.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		// The workers of the replaced configs have to be gone first.
-		if _, text := call(DrainingRequest()); text == "0" {
+		// The workers of the replaced configs have to be gone first, reaped
+		// by the master: the draining count alone misses a worker that was
+		// asked to quit but has not retitled itself yet, and one that has
+		// exited but is not reaped (a zombie has no command line).
+		children, settled := masterChildrenSettled(t, lb)
+		if settled && len(strings.Split(strings.TrimSpace(children), "\n")) == workers {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("workers of replaced configs still running after 10 s")
+			t.Fatalf("workers of replaced configs still children of the master after 10 s: %s", children)
 		}
 	}
 	before := masterChildren(t, lb)
@@ -199,6 +205,25 @@ func masterChildren(t *testing.T, lb string) string {
 		t.Fatalf("listing the master's workers: exit %d, %q", code, out)
 	}
 	return out
+}
+
+// masterChildrenSettled lists the master's children, a line each with
+// its state and title, and says whether all of them are live workers not
+// shutting down.
+func masterChildrenSettled(t *testing.T, lb string) (string, bool) {
+	t.Helper()
+	out, code := dockerExec(t, lb, "sh", "-c",
+		`for d in /proc/[0-9]*; do read -r _ _ st pp _ 2>/dev/null < "$d/stat" && [ "$pp" = 1 ] && printf '%s %s %s\n' "${d#/proc/}" "$st" "$(tr '\0' ' ' < "$d/cmdline")"; done; true`)
+	if code != 0 || out == "" {
+		t.Fatalf("listing the master's workers: exit %d, %q", code, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) != 3 || f[1] == "Z" || strings.TrimSpace(f[2]) != "nginx: worker process" {
+			return out, false
+		}
+	}
+	return out, true
 }
 
 func waitVersion(t *testing.T, version func() string, want string) {
