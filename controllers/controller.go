@@ -84,7 +84,10 @@ func (c *Controller) work(ctx context.Context) {
 			c.Queue.AddRateLimited(name)
 		default:
 			c.Queue.Forget(name)
-			if res.RequeueAfter > 0 {
+			switch {
+			case res.Requeue:
+				c.Queue.Add(name) // runs again once Done below
+			case res.RequeueAfter > 0:
 				c.Queue.AddAfter(name, res.RequeueAfter)
 			}
 		}

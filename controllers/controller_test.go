@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
 // flakyEvents is a runtime whose event stream breaks on its first opening.
@@ -60,4 +62,24 @@ func TestBrokenEventStreamReconnectsAndResyncs(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestRequeueRunsTheSlowStartsNextBatchAtOnce(t *testing.T) {
+	rt := newFakeRuntime()
+	specs := &memSpecs{specs: map[string]*v1alpha1.ScaleSpec{"web": testSpec(10)}, errs: map[string]error{}}
+	c := NewController(NewReconciler(rt, specs, logr.Discard(), NewRecorder(100), nil), logr.Discard())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	// No event arrives from the fake Engine, and the fallback poll of
+	// starting replicas is 2 s: only Result.Requeue gets past the first
+	// batch of 4 this soon.
+	deadline := time.Now().Add(time.Second)
+	for len(rt.names(v1alpha1.RoleApp)) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas after 1 s: %v; want all 10 created, batch after batch", rt.names(v1alpha1.RoleApp))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

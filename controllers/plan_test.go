@@ -50,6 +50,25 @@ func TestPlanReplicas(t *testing.T) {
 		in:   PlanInput{Replicas: 3, TemplateHash: "a"},
 		want: "create 1\ncreate 2\ncreate 3\nupstream []\n",
 	}, {
+		name: "a large scale-up from nothing starts with a small batch",
+		in:   PlanInput{Replicas: 10, TemplateHash: "a"},
+		want: "create 1\ncreate 2\ncreate 3\ncreate 4\nleave 6 to a later pass (slow start)\nupstream []\n",
+	}, {
+		name: "the slow start creates twice the replicas that exist, started or not",
+		in: PlanInput{Replicas: 12, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "starting"), replica(3, "a", "created")}},
+		want: "start web-3\ncreate 4\ncreate 5\ncreate 6\ncreate 7\ncreate 8\ncreate 9\nleave 3 to a later pass (slow start)\nupstream [web-1]\n",
+	}, {
+		name: "an unhealthy replica counts among those that exist",
+		in: PlanInput{Replicas: 8, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "unhealthy")}},
+		want: "keep web-2 (unhealthy) until replaced\ncreate 3 (replaces web-2)\ncreate 4\ncreate 5\ncreate 6\nleave 3 to a later pass (slow start)\nupstream [web-1]\n",
+	}, {
+		name: "the last batch creates what is left",
+		in: PlanInput{Replicas: 10, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "a", "ready")}},
+		want: "create 5\ncreate 6\ncreate 7\ncreate 8\ncreate 9\ncreate 10\nupstream [web-1 web-2 web-3 web-4]\n",
+	}, {
 		name: "converged does nothing",
 		in: PlanInput{Replicas: 2, TemplateHash: "a", Observed: []Container{
 			replica(2, "a", "ready"), replica(1, "a", "ready")}},

@@ -46,6 +46,9 @@ type RevisionHistory interface {
 
 // Result tells the controller when to look at a spec again.
 type Result struct {
+	// Requeue reconciles the spec again as soon as this pass is done: the
+	// plan left work to a later pass (the slow start's next batch).
+	Requeue bool
 	// RequeueAfter, if positive, reconciles the spec again after it, even if
 	// nothing happens meanwhile (waiting for health or for a drain).
 	RequeueAfter time.Duration
@@ -232,7 +235,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (Result, error)
 	start := r.Now()
 	res, err := r.reconcile(logr.NewContext(ctx, log), name)
 	r.Metrics.observeReconcile(name, r.Now().Sub(start), err)
-	log.V(2).Info("reconciled", "duration", r.Now().Sub(start), "requeueAfter", res.RequeueAfter, "error", err)
+	log.V(2).Info("reconciled", "duration", r.Now().Sub(start), "requeue", res.Requeue, "requeueAfter", res.RequeueAfter, "error", err)
 	return res, err
 }
 
@@ -354,6 +357,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	if len(plan.Create) > 0 || len(plan.Start) > 0 || startingReplicas(app) {
 		result.RequeueAfter = shortest(result.RequeueAfter, startingPoll)
 	}
+	result.Requeue = plan.Pending > 0
 	return result, nil
 }
 
@@ -791,8 +795,8 @@ func (r *Reconciler) oldWorkersGone(ctx context.Context, st *specState, lb Conta
 	return err == nil && n == 0
 }
 
-// startAndCreate starts replicas left created and creates new ones, all at
-// once so that a large scale-up does not go one container at a time.
+// startAndCreate starts replicas left created and creates the plan's new
+// ones, concurrently: the plan already bounds how many (createBatch).
 func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpec, hash string, revision int64, plan Plan) error {
 	log := logr.FromContextOrDiscard(ctx)
 	name := spec.Metadata.Name

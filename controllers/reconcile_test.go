@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -121,12 +122,39 @@ func TestReconcileCreatesLoadBalancerAndReplicasThenAddsHealthyOnes(t *testing.T
 
 func converge(h *harness) {
 	h.t.Helper()
-	h.mustReconcile()
+	for h.mustReconcile().Requeue { // the slow start's batches
+	}
 	for _, n := range h.rt.names(v1alpha1.RoleApp) {
 		h.rt.set(n, StateRunning, HealthHealthy)
 	}
 	h.mustReconcile()
 	h.rt.takeCalls()
+}
+
+func TestReconcileScalesUpInGrowingBatches(t *testing.T) {
+	h := newHarness(t, testSpec(20))
+	var batches []int
+	for pass := 0; pass < 5; pass++ {
+		before := len(h.rt.names(v1alpha1.RoleApp))
+		res := h.mustReconcile()
+		batches = append(batches, len(h.rt.names(v1alpha1.RoleApp))-before)
+		// The replicas created so far serve while the next batch is made.
+		if pass == 0 {
+			h.rt.set("web-1", StateRunning, HealthHealthy)
+		}
+		if !res.Requeue {
+			break
+		}
+	}
+	if fmt.Sprint(batches) != "[4 8 8]" {
+		t.Fatalf("replicas created per pass = %v, want [4 8 8]: at least 4, else twice as many as exist", batches)
+	}
+	if got := strings.Join(h.upstream(), ","); got != "web-1" {
+		t.Errorf("upstream after the batches = %s, want web-1, healthy since the first pass", got)
+	}
+	if res := h.mustReconcile(); res.Requeue {
+		t.Error("nothing left to create, yet the pass asks to run again at once")
+	}
 }
 
 func TestReconcileReplacesACrashedReplicaAfterItLeavesTheUpstream(t *testing.T) {

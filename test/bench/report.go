@@ -163,9 +163,12 @@ type Footprint struct {
 	// before any health check.
 	ScalerStartedSeconds  *float64 `json:"scalerStartedSeconds,omitempty"`
 	ComposeStartedSeconds *float64 `json:"composeStartedSeconds,omitempty"`
-	ComposeError          string   `json:"composeError,omitempty"`
-	ScalerCommands        []string `json:"scalerCommands"`
-	ComposeCommands       []string `json:"composeCommands"`
+	// ScalerFirstServingSeconds is from the save to the first of the N in
+	// the upstream: how soon a large scale-up adds capacity at all.
+	ScalerFirstServingSeconds *float64 `json:"scalerFirstServingSeconds,omitempty"`
+	ComposeError              string   `json:"composeError,omitempty"`
+	ScalerCommands            []string `json:"scalerCommands"`
+	ComposeCommands           []string `json:"composeCommands"`
 }
 
 // WriteJSON writes the report, indented, to path.
@@ -464,6 +467,9 @@ func (r *Report) Markdown() string {
 			p("| `docker-compose up -d --scale app=%d`, until all healthy | **%.1f s** | | |\n", f.Replicas, *f.ComposeSeconds)
 		case f.ComposeError != "":
 			p("| `docker-compose up -d --scale app=%d` | not measured: %s | | |\n", f.Replicas, oneLine(f.ComposeError))
+		}
+		if f.ScalerFirstServingSeconds != nil {
+			p("\nThe first of scaler's %d replicas was in the upstream %.1f s after the save.\n", f.Replicas, *f.ScalerFirstServingSeconds)
 		}
 		if f.ScalerStartedSeconds != nil && f.ComposeStartedSeconds != nil {
 			p("\nOf those times, the Engine's creating and starting the %d containers (to its last `start` event, before any health check): scaler %.1f s, compose %.1f s.\n",

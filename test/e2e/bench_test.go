@@ -841,7 +841,13 @@ func (b *benchRun) footprint() {
 	}
 	st.replicas = footprintReplicas
 	saved := st.save()
-	err = st.waitReplicas(ctx, footprintReplicas, 10*time.Minute)
+	var firstServing time.Time
+	err = st.waitStatus(ctx, 10*time.Minute, fmt.Sprintf("%d ready replicas in the upstream", footprintReplicas), func(s v1alpha1.Status) bool {
+		if firstServing.IsZero() && len(s.Upstream) > 0 {
+			firstServing = time.Now()
+		}
+		return allServing(s, footprintReplicas)
+	})
 	done := time.Now()
 	startTimes := starts()
 	usage, werr := stop()
@@ -851,6 +857,8 @@ func (b *benchRun) footprint() {
 	}
 	f.ScaleUp, f.ScalerSeconds = usage, done.Sub(saved).Seconds()
 	f.ScalerStartedSeconds = lastStart(b.t, startTimes, saved, footprintReplicas)
+	first := firstServing.Sub(saved).Seconds()
+	f.ScalerFirstServingSeconds = &first
 	b.report.Footprint = f
 	b.t.Logf("footprint: 0 → %d in %.1fs, %+v", footprintReplicas, f.ScalerSeconds, usage)
 

@@ -162,8 +162,14 @@ func (st *scalerTarget) waitStatus(ctx context.Context, timeout time.Duration, w
 // waitReplicas waits for exactly n replicas, all ready and in the upstream.
 func (st *scalerTarget) waitReplicas(ctx context.Context, n int, timeout time.Duration) error {
 	return st.waitStatus(ctx, timeout, fmt.Sprintf("%d ready replicas in the upstream", n), func(s v1alpha1.Status) bool {
-		return s.Replicas == int32(n) && s.ReadyReplicas == int32(n) && s.UpdatedReadyReplicas == int32(n) && len(s.Upstream) == n
+		return allServing(s, n)
 	})
+}
+
+// allServing reports whether the status shows exactly n replicas, all of
+// the current template, ready and in the upstream.
+func allServing(s v1alpha1.Status, n int) bool {
+	return s.Replicas == int32(n) && s.ReadyReplicas == int32(n) && s.UpdatedReadyReplicas == int32(n) && len(s.Upstream) == n
 }
 
 // waitReplaced waits until none of the containers in old runs any more
