@@ -280,7 +280,7 @@ func PlanReplicas(in PlanInput) Plan {
 	return p
 }
 
-// minCreateBatch is the most replicas a pass creates when few run yet.
+// minCreateBatch is how many replicas a pass may create however few exist.
 const minCreateBatch = 4
 
 // createBatch bounds the replicas one reconcile pass creates, given how

@@ -25,8 +25,8 @@ type Options struct {
 	// MoreURLs spreads the workers over URL and these in turn: worker i
 	// sends to the (i mod n)th. One client then loads several replicas'
 	// own ports as evenly as a round-robin load balancer would, without
-	// one: the benchmarks measure what a second replica costs apart from
-	// what the load balancer's hop costs.
+	// one: the benchmarks tell what more replicas cost on the same cores
+	// from what the load balancer's hop costs.
 	MoreURLs []string
 	// Rate is requests per second; 0 runs a closed loop, each worker
 	// sending its next request as soon as the last one is answered.
