@@ -12,8 +12,13 @@ import (
 
 // maxStartProbes bounds the start probes in flight at once, over all
 // specs: each is a docker exec, and a scale-up of fifty replicas must not
-// turn into fifty execs every startInterval.
-const maxStartProbes = 4
+// turn into fifty execs every startInterval. One spec may hold at most
+// maxStartProbesPerSpec of them, so that a spec whose health command hangs
+// until its timeout leaves a slot to the others.
+const (
+	maxStartProbes        = 4
+	maxStartProbesPerSpec = maxStartProbes - 1
+)
 
 // startProber gives healthCheck.startInterval its meaning on Engines that
 // ignore it (API < 1.44). There, Docker runs a new replica's first health
@@ -38,8 +43,9 @@ type startProber struct {
 	ready func(spec string)
 	slots chan struct{}
 
-	mu     sync.Mutex
-	probes map[string]*startProbe // by container ID
+	mu      sync.Mutex
+	probes  map[string]*startProbe   // by container ID
+	perSpec map[string]chan struct{} // each spec's share of slots
 }
 
 type startProbe struct {
@@ -50,7 +56,7 @@ type startProbe struct {
 
 func newStartProber(rt Runtime, log logr.Logger, ready func(string)) *startProber {
 	return &startProber{runtime: rt, log: log, ready: ready,
-		slots: make(chan struct{}, maxStartProbes), probes: map[string]*startProbe{}}
+		slots: make(chan struct{}, maxStartProbes), probes: map[string]*startProbe{}, perSpec: map[string]chan struct{}{}}
 }
 
 // overlay marks the starting replicas of spec that passed a start probe as
@@ -100,7 +106,7 @@ func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []stri
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if p.probe(ctx, id, cmd, timeout) {
+		if p.probe(ctx, spec, id, cmd, timeout) {
 			p.mu.Lock()
 			probe, ok := p.probes[id]
 			if ok {
@@ -121,14 +127,24 @@ func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []stri
 	}
 }
 
-// probe runs the health command once and reports whether it passed.
-func (p *startProber) probe(ctx context.Context, id string, cmd []string, timeout time.Duration) bool {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false
+// probe runs the health command once, in one of spec's slots and one of
+// all, and reports whether it passed.
+func (p *startProber) probe(ctx context.Context, spec, id string, cmd []string, timeout time.Duration) bool {
+	p.mu.Lock()
+	share, ok := p.perSpec[spec]
+	if !ok {
+		share = make(chan struct{}, maxStartProbesPerSpec)
+		p.perSpec[spec] = share
 	}
-	defer func() { <-p.slots }()
+	p.mu.Unlock()
+	for _, slots := range []chan struct{}{share, p.slots} {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return false
+		}
+	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -163,4 +179,7 @@ func (p *startProber) forgetSpec(spec string) {
 		return
 	}
 	p.overlay(context.Background(), spec, nil, nil)
+	p.mu.Lock()
+	delete(p.perSpec, spec) // a probe still ending releases into its own
+	p.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ type probeRuntime struct {
 	inFlight int
 	maxSeen  int
 	hold     chan struct{}
+	// holds, if set, picks the containers whose probes hold; nil: all.
+	holds func(id string) bool
 }
 
 func newProbeRuntime() *probeRuntime {
@@ -35,6 +38,9 @@ func (p *probeRuntime) Exec(ctx context.Context, id string, cmd []string) (ExecR
 	p.inFlight++
 	p.maxSeen = max(p.maxSeen, p.inFlight)
 	hold := p.hold
+	if p.holds != nil && !p.holds(id) {
+		hold = nil
+	}
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -158,9 +164,22 @@ func TestStartProbesAreBoundedAndStopWithTheirReplica(t *testing.T) {
 	rt.mu.Lock()
 	inFlight := rt.inFlight
 	rt.mu.Unlock()
-	if inFlight != maxStartProbes {
-		t.Errorf("probes in flight = %d, want the bound %d", inFlight, maxStartProbes)
+	if inFlight != maxStartProbesPerSpec {
+		t.Errorf("probes in flight for one spec = %d, want its share %d", inFlight, maxStartProbesPerSpec)
 	}
+	var other []Container
+	for i := range 3 * maxStartProbes {
+		other = append(other, startingReplica(fmt.Sprint("other-", i), now))
+	}
+	p.overlay(context.Background(), "other", testHealthCheck(), other)
+	time.Sleep(100 * time.Millisecond)
+	rt.mu.Lock()
+	inFlight = rt.inFlight
+	rt.mu.Unlock()
+	if inFlight != maxStartProbes {
+		t.Errorf("probes in flight for two specs = %d, want the bound %d", inFlight, maxStartProbes)
+	}
+	p.forgetSpec("other")
 
 	// The replicas go (scaled down): their probes end.
 	p.overlay(context.Background(), "web", testHealthCheck(), nil)
@@ -197,4 +216,34 @@ type modernEngine struct{ *fakeRuntime }
 
 func (modernEngine) Capabilities() Capabilities {
 	return Capabilities{APIVersion: "1.44", HealthStartInterval: true}
+}
+
+// A spec whose health command hangs until its timeout holds only its
+// share of the slots: another spec's new replica is still probed.
+func TestAHangingSpecLeavesASlotToTheOthers(t *testing.T) {
+	rt := newProbeRuntime()
+	rt.hold = make(chan struct{})
+	rt.holds = func(id string) bool { return strings.HasPrefix(id, "slow-") }
+	passed := make(chan string, 1)
+	p := newStartProber(rt, logr.Discard(), func(spec string) { passed <- spec })
+	now := time.Now()
+	var slow []Container
+	for i := range 3 * maxStartProbes {
+		slow = append(slow, startingReplica(fmt.Sprint("slow-", i), now))
+	}
+	hanging := testHealthCheck()
+	hanging.Timeout = &v1alpha1.Duration{Duration: time.Minute}
+	p.overlay(context.Background(), "slow", hanging, slow)
+	time.Sleep(50 * time.Millisecond)
+	p.overlay(context.Background(), "web", testHealthCheck(), []Container{startingReplica("1", now)})
+	select {
+	case spec := <-passed:
+		if spec != "web" {
+			t.Fatalf("%s passed; only web's replica can", spec)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("web's replica was not probed within 1 s while another spec's probes hang for a minute")
+	}
+	p.forgetSpec("slow")
+	p.forgetSpec("web")
 }
