@@ -199,12 +199,12 @@ func waitHastened(t *testing.T, lb string) string {
 // workers); the master is PID 1 in the container.
 func masterChildren(t *testing.T, lb string) string {
 	t.Helper()
-	out, code := dockerExec(t, lb, "sh", "-c",
-		`for d in /proc/[0-9]*; do read -r _ _ _ pp _ 2>/dev/null < "$d/stat" && [ "$pp" = 1 ] && printf '%s ' "${d#/proc/}"; done; true`)
-	if code != 0 || out == "" {
-		t.Fatalf("listing the master's workers: exit %d, %q", code, out)
+	listing, _ := masterChildrenSettled(t, lb)
+	var pids []string
+	for _, line := range strings.Split(strings.TrimSpace(listing), "\n") {
+		pids = append(pids, strings.Fields(line)[0])
 	}
-	return out
+	return strings.Join(pids, " ")
 }
 
 // masterChildrenSettled lists the master's children, a line each with
