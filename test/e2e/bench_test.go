@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -558,12 +558,12 @@ func (b *benchRun) throughput() {
 		name := fmt.Sprintf("%s-direct-%d", s.instance, i+1)
 		directs = append(directs, name)
 		defer bench.Docker(context.Background(), "rm", "-f", "-v", name)
-		url, err := b.startDirect(name, fmt.Sprintf("direct-%d", i+1))
+		u, err := b.startDirect(name, fmt.Sprintf("direct-%d", i+1))
 		if err != nil {
 			b.fail("throughput: %v", err)
 			return
 		}
-		spreadURLs = append(spreadURLs, url)
+		spreadURLs = append(spreadURLs, u)
 	}
 	directURL := spreadURLs[0]
 
@@ -588,7 +588,7 @@ func (b *benchRun) throughput() {
 			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
 			"two more such docker runs; scalectl loadtest http://127.0.0.1:<port 1>/ http://127.0.0.1:<port 2>/ http://127.0.0.1:<port 3>/ --rate 0 -c 64 -d 8s",
 		}}
-	pids, err := b.throughputPIDs(directs)
+	pids, err := b.throughputPIDs(directs, spreadURLs)
 	if err != nil {
 		b.t.Logf("throughput: no CPU split: %v", err)
 	}
@@ -654,8 +654,8 @@ func (b *benchRun) startDirect(name, instance string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	url := "http://" + strings.Fields(addr)[0] + "/"
-	return url, bench.WaitOK(url, 30*time.Second)
+	u := "http://" + strings.Fields(addr)[0] + "/"
+	return u, bench.WaitOK(u, 30*time.Second)
 }
 
 // pathPIDs are the host processes of each throughput path, by component.
@@ -667,7 +667,7 @@ type pathPIDs struct {
 // paths: the nginx path's load balancer, replicas and docker-proxy; the
 // first direct replica and its docker-proxy; all the direct replicas and
 // their docker-proxies; the client (this process) and Redis on every path.
-func (b *benchRun) throughputPIDs(directs []string) (pathPIDs, error) {
+func (b *benchRun) throughputPIDs(directs, directURLs []string) (pathPIDs, error) {
 	ctx, st, s := b.ctx, b.target, b.s
 	containerPIDs := func(names ...string) ([]int, error) {
 		var all []int
@@ -680,22 +680,20 @@ func (b *benchRun) throughputPIDs(directs []string) (pathPIDs, error) {
 		}
 		return all, nil
 	}
-	proxyPIDs := func(names ...string) ([]int, error) {
+	// The direct replicas' ports are in their URLs, known since they
+	// started: no docker call is needed to find their docker-proxies.
+	proxyPIDs := func(urls ...string) ([]int, error) {
 		var all []int
-		for _, n := range names {
-			addr, err := bench.Docker(ctx, "port", n, "5000/tcp")
+		for _, u := range urls {
+			parsed, err := url.Parse(u)
 			if err != nil {
 				return nil, err
 			}
-			_, port, err := net.SplitHostPort(strings.Fields(addr)[0])
+			port, err := strconv.Atoi(parsed.Port())
 			if err != nil {
-				return nil, fmt.Errorf("port of %s: %w", n, err)
+				return nil, fmt.Errorf("port of %s: %w", u, err)
 			}
-			p, err := strconv.Atoi(port)
-			if err != nil {
-				return nil, fmt.Errorf("port of %s: %w", n, err)
-			}
-			pids, err := bench.ProxyPIDs(p)
+			pids, err := bench.ProxyPIDs(port)
 			if err != nil {
 				return nil, err
 			}
@@ -721,13 +719,13 @@ func (b *benchRun) throughputPIDs(directs []string) (pathPIDs, error) {
 	if p.direct["demoapp"], err = containerPIDs(directs[0]); err != nil {
 		return p, err
 	}
-	if p.direct["docker-proxy"], err = proxyPIDs(directs[0]); err != nil {
+	if p.direct["docker-proxy"], err = proxyPIDs(directURLs[0]); err != nil {
 		return p, err
 	}
 	if p.spread["demoapp"], err = containerPIDs(directs...); err != nil {
 		return p, err
 	}
-	if p.spread["docker-proxy"], err = proxyPIDs(directs...); err != nil {
+	if p.spread["docker-proxy"], err = proxyPIDs(directURLs...); err != nil {
 		return p, err
 	}
 	if p.lb["redis"], err = containerPIDs(redis...); err != nil {
