@@ -31,6 +31,11 @@ type Controller struct {
 	// synced is closed after the first full resync has been queued.
 	synced   chan struct{}
 	syncOnce sync.Once
+
+	// busy holds when each worker's running reconcile began; scalerd's
+	// watchdog (OldestReconcile) tells a wedged loop from a busy one.
+	busyMu sync.Mutex
+	busy   map[int]time.Time
 }
 
 // NewController returns a controller with a fresh work queue.
@@ -42,6 +47,7 @@ func NewController(r *Reconciler, log logr.Logger) *Controller {
 		Workers:      4,
 		ResyncPeriod: 30 * time.Second,
 		synced:       make(chan struct{}),
+		busy:         map[int]time.Time{},
 	}
 	if r.Requeue == nil {
 		r.Requeue = c.Enqueue
@@ -62,21 +68,50 @@ func (c *Controller) Run(ctx context.Context) {
 	wg.Add(2 + c.Workers)
 	go func() { defer wg.Done(); c.watchEvents(ctx) }()
 	go func() { defer wg.Done(); c.resyncLoop(ctx) }()
-	for range c.Workers {
-		go func() { defer wg.Done(); c.work(ctx) }()
+	for id := range c.Workers {
+		go func() { defer wg.Done(); c.work(ctx, id) }()
 	}
 	<-ctx.Done()
 	c.Queue.ShutDown()
 	wg.Wait()
+	c.Reconciler.WaitInFlight()
 }
 
-func (c *Controller) work(ctx context.Context) {
+// OldestReconcile returns when the longest-running reconcile now in
+// progress began, or the zero time when every worker waits for work. A
+// worker stuck in one reconcile for long is a wedged loop even though the
+// process answers.
+func (c *Controller) OldestReconcile() time.Time {
+	c.busyMu.Lock()
+	defer c.busyMu.Unlock()
+	var oldest time.Time
+	for _, t := range c.busy {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest
+}
+
+func (c *Controller) markBusy(id int, busy bool) {
+	c.busyMu.Lock()
+	defer c.busyMu.Unlock()
+	if busy {
+		c.busy[id] = time.Now()
+	} else {
+		delete(c.busy, id)
+	}
+}
+
+func (c *Controller) work(ctx context.Context, id int) {
 	for {
 		name, ok := c.Queue.Get()
 		if !ok {
 			return
 		}
+		c.markBusy(id, true)
 		res, err := c.Reconciler.Reconcile(ctx, name)
+		c.markBusy(id, false)
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:

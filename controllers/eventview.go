@@ -29,7 +29,17 @@ const eventViewTTL = 5 * time.Second
 type eventView struct {
 	mu   sync.Mutex
 	byID map[string]seenState
+	// healthy holds, until they are destroyed, the containers that were
+	// ever reported healthy (by an event or a start probe), whether or not
+	// a reconcile saw them so: crash-loop back-off forgives the death of a
+	// replica that had been ready, and under a slow Engine one can turn
+	// healthy and be killed while its spec's reconcile is busy creating.
+	healthy map[string]bool
 }
+
+// maxHealthy bounds healthy should destroy events be lost; forgetting
+// costs at most one death counted as a crash (see crashloop.go).
+const maxHealthy = 4096
 
 type seenState struct {
 	exited bool
@@ -37,7 +47,32 @@ type seenState struct {
 	at     time.Time
 }
 
-func newEventView() *eventView { return &eventView{byID: map[string]seenState{}} }
+func newEventView() *eventView {
+	return &eventView{byID: map[string]seenState{}, healthy: map[string]bool{}}
+}
+
+// noteHealthy remembers that container id was healthy once.
+func (v *eventView) noteHealthy(id string) {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.healthy) >= maxHealthy {
+		v.healthy = map[string]bool{}
+	}
+	v.healthy[id] = true
+}
+
+// wasHealthy reports whether container id was ever reported healthy.
+func (v *eventView) wasHealthy(id string) bool {
+	if v == nil {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.healthy[id]
+}
 
 // record takes in one event, received at now.
 func (v *eventView) record(ev Event, now time.Time) {
@@ -52,11 +87,18 @@ func (v *eventView) record(ev Event, now time.Time) {
 		s.exited, s.health = true, ""
 	case ev.Action == "destroy":
 		delete(v.byID, ev.ContainerID)
+		delete(v.healthy, ev.ContainerID)
 		return
 	case strings.HasPrefix(ev.Action, "health_status:"):
 		switch h := strings.TrimSpace(strings.TrimPrefix(ev.Action, "health_status:")); h {
 		case HealthHealthy, HealthUnhealthy, HealthStarting:
 			s.health = h
+			if h == HealthHealthy {
+				if len(v.healthy) >= maxHealthy {
+					v.healthy = map[string]bool{}
+				}
+				v.healthy[ev.ContainerID] = true
+			}
 		default:
 			return
 		}

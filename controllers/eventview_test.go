@@ -31,7 +31,7 @@ func TestDieEventTakesReplicaOutBeforeTheListShowsIt(t *testing.T) {
 
 	h.mustReconcile() // the list still says web-2 runs, healthy
 	calls := strings.Join(h.rt.takeCalls(), "; ")
-	if calls != "reload; remove web-2; create web-2" {
+	if calls != "update peers; remove web-2; create web-2" {
 		t.Fatalf("calls = %q; the dead replica must leave the upstream at once, then be replaced", calls)
 	}
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {

@@ -105,16 +105,17 @@ func (a *lbAgent) close() {
 	}
 }
 
-// testAndReload checks cfg with nginx -t and, only if it passes, makes the
-// running nginx use it. It goes through the load balancer's reload agent
+// testAndReload checks cfg with nginx -t and, only if it passes, puts
+// peers in place and makes the running nginx use both (the reloaded master
+// reads the peers file). It goes through the load balancer's reload agent
 // when it has one, and otherwise (or when the agent fails) copies the
 // candidate in and runs the check and reload in one exec. Applying the
 // same config twice is harmless, so a request the agent may or may not
 // have carried out is simply repeated.
-func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Container, cfg []byte) error {
+func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Container, cfg, peers []byte) error {
 	log := logr.FromContextOrDiscard(ctx)
 	if a := r.reloadAgent(ctx, st, lb); a != nil {
-		code, text, err := a.call(ctx, nginx.ApplyRequest(cfg))
+		code, text, err := a.call(ctx, nginx.ApplyRequest(cfg, peers))
 		switch {
 		case err == nil && code == nginx.ReplyOK:
 			return nil
@@ -135,12 +136,42 @@ func (r *Reconciler) testAndReload(ctx context.Context, st *specState, lb Contai
 	if err := r.Runtime.CopyFile(ctx, lb.ID, nginx.CandidatePath, cfg); err != nil {
 		return fmt.Errorf("writing candidate config: %w", err)
 	}
-	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript())
+	res, err := r.Runtime.Exec(ctx, lb.ID, reloadScript(peers))
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("reload exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
 		if res.ExitCode == nginx.RejectedCode {
 			err = fmt.Errorf("%w (the running config stays): %s", ErrConfigRejected, strings.TrimSpace(res.Output))
 		}
+	}
+	return err
+}
+
+// updatePeers makes the running nginx use peers without a reload: the
+// agent writes the peers file and asks the workers to read it again; when
+// the agent is down, one exec does the same. Sending the same peers twice
+// is harmless.
+func (r *Reconciler) updatePeers(ctx context.Context, st *specState, lb Container, peers []byte) error {
+	log := logr.FromContextOrDiscard(ctx)
+	if a := r.reloadAgent(ctx, st, lb); a != nil {
+		code, text, err := a.call(ctx, nginx.PeersRequest(peers))
+		switch {
+		case err == nil && code == nginx.ReplyOK:
+			return nil
+		case err == nil:
+			// The agent runs but nginx did not take the peers (it may be
+			// restarting): the exec below says whether it does now.
+			log.Info("reload agent could not update the members; trying with one exec", "replica", lb.Name, "code", code, "reply", text)
+		default:
+			st.agent = nil // started afresh on the next call
+			if ctx.Err() != nil {
+				return err
+			}
+			log.Error(err, "reload agent failed; updating the members with one exec", "replica", lb.Name)
+		}
+	}
+	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.PeersCommand(peers))
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("peers update exited %d: %s", res.ExitCode, strings.TrimSpace(res.Output))
 	}
 	return err
 }
@@ -173,13 +204,14 @@ func (r *Reconciler) dropAgent(st *specState) {
 	st.agent = nil
 }
 
-// reloadScript checks the candidate config and only then moves it into
-// place and reloads, in one exec so that a reaction costs one round trip.
-// Exit code nginx.RejectedCode means the candidate failed `nginx -t` and
-// was not applied.
-func reloadScript() []string {
+// reloadScript checks the candidate config and only then writes peers (its
+// argument) as the peers file, moves the candidate into place and reloads,
+// in one exec so that a reaction costs one round trip. Exit code
+// nginx.RejectedCode means the candidate failed `nginx -t` and was not
+// applied.
+func reloadScript(peers []byte) []string {
 	test := strings.Join(nginx.TestCommand(nginx.CandidatePath), " ")
 	reload := strings.Join(nginx.ReloadCommand(), " ")
-	return []string{"/bin/sh", "-c", fmt.Sprintf("%s 2>&1 || exit %d; mv -f %s %s && %s 2>&1",
-		test, nginx.RejectedCode, nginx.CandidatePath, nginx.ConfigPath, reload)}
+	return []string{"/bin/sh", "-c", fmt.Sprintf(`%s 2>&1 || exit %d; printf '%%s' "$1" > %s && mv -f %s %s && %s 2>&1`,
+		test, nginx.RejectedCode, nginx.PeersPath, nginx.CandidatePath, nginx.ConfigPath, reload), "sh", string(peers)}
 }

@@ -3,6 +3,8 @@ package controllers
 import (
 	"strings"
 	"testing"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
 // One agent serves every reload of a load balancer.
@@ -22,8 +24,8 @@ func TestReloadsGoThroughOneAgent(t *testing.T) {
 }
 
 // Without an agent, or with one that cannot apply configs in the image,
-// reloads go through one exec each, and an agent that cannot work is not
-// started again for the same load balancer.
+// reloads and peers updates go through one exec each, and an agent that
+// cannot work is not started again for the same load balancer.
 func TestReloadFallsBackToExecWithoutAWorkingAgent(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -36,13 +38,22 @@ func TestReloadFallsBackToExecWithoutAWorkingAgent(t *testing.T) {
 			if got := h.upstream(); len(got) != 3 {
 				t.Fatalf("upstream = %v, want 3 replicas", got)
 			}
+			// A config change: a reload.
+			h.specs.specs["web"].Spec.LoadBalancer.Algorithm = v1alpha1.AlgorithmRandom
+			h.mustReconcile()
 			if h.rt.execReloads == 0 {
 				t.Fatal("no reload went through exec")
+			}
+			if cfg := h.rt.lbConfig(); !strings.Contains(cfg, `algorithm = "random"`) {
+				t.Fatalf("the algorithm change was not applied:\n%s", cfg)
 			}
 			h.rt.set("web-2", StateExited, HealthNone)
 			h.mustReconcile()
 			if cfg := h.rt.lbConfig(); strings.Contains(cfg, "# web-2") {
 				t.Fatalf("web-2 died but stays in the config:\n%s", cfg)
+			}
+			if h.rt.execPeers == 0 {
+				t.Fatal("no peers update went through exec")
 			}
 			want := 0
 			if tc.agent == agentCannotApply {

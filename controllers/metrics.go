@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,13 @@ type Metrics struct {
 	created           *prometheus.CounterVec
 	failed            *prometheus.CounterVec
 	replaced          *prometheus.CounterVec
+	heldSlots         *prometheus.GaugeVec
 	reloads           *prometheus.CounterVec
+	upstreamUpdates   *prometheus.CounterVec
 	eventReconnects   prometheus.Counter
 	convergeSeconds   *prometheus.HistogramVec
+	autoscaleDesired  *prometheus.GaugeVec
+	autoscaleMetric   *prometheus.GaugeVec
 }
 
 // NewMetrics registers scalerd's metrics with reg. queueDepth reports the
@@ -54,13 +59,19 @@ func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
 			Name: "scaler_replicas_created_total", Help: "Replicas created (scale-ups, rollouts and replacements).",
 		}, []string{"spec"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "scaler_replica_failures_total", Help: "Replicas that exited or turned unhealthy (scaler's restarts: a failed replica is replaced, never restarted in place).",
+			Name: "scaler_replica_failures_total", Help: "Replicas that exited or turned unhealthy (scaler's restarts: a failed replica is replaced, never restarted in place), by the rule that handled the failure: ReplacedAtOnce (it had been ready, or is the first of its slot to fail before ready) or BackOff (its slot is held).",
+		}, []string{"spec", "rule"}),
+		heldSlots: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_backoff_slots", Help: "Replica slots held by crash-loop back-off: their replicas keep failing before they become ready.",
 		}, []string{"spec"}),
 		replaced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scaler_replica_replacements_total", Help: "Replicas created to replace a failed one; failures minus replacements are waiting out back-off.",
 		}, []string{"spec"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "scaler_nginx_reloads_total", Help: "nginx reloads by spec and result (success, failure).",
+		}, []string{"spec", "result"}),
+		upstreamUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scaler_upstream_updates_total", Help: "Changes of the load balancer's members applied without an nginx reload, by spec and result (success, failure).",
 		}, []string{"spec", "result"}),
 		eventReconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "scaler_docker_event_stream_reconnects_total", Help: "Times the Docker events stream was re-opened.",
@@ -69,9 +80,16 @@ func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
 			Name: "scaler_spec_converge_seconds", Help: "Time from the spec store seeing a new generation of a spec to its replicas and upstream matching it.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
 		}, []string{"spec"}),
+		autoscaleDesired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_autoscaler_desired_replicas", Help: "The replica count the autoscaler chose, for specs with spec.autoscaling.",
+		}, []string{"spec"}),
+		autoscaleMetric: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scaler_autoscaler_metric_value", Help: "The autoscaler's latest reading of a metric, per ready replica (NaN when it could not be read).",
+		}, []string{"spec", "metric"}),
 	}
+	reg.MustRegister(m.autoscaleDesired, m.autoscaleMetric)
 	reg.MustRegister(m.reconciles, m.reconcileDuration, m.queueDepth, m.desired, m.ready, m.updated,
-		m.upstream, m.created, m.failed, m.replaced, m.reloads, m.eventReconnects, m.convergeSeconds)
+		m.upstream, m.created, m.failed, m.replaced, m.heldSlots, m.reloads, m.upstreamUpdates, m.eventReconnects, m.convergeSeconds)
 	return m
 }
 
@@ -103,9 +121,15 @@ func (m *Metrics) replicasCreated(spec string, n int) {
 	}
 }
 
-func (m *Metrics) replicaFailed(spec string) {
+func (m *Metrics) replicaFailed(spec, rule string) {
 	if m != nil {
-		m.failed.WithLabelValues(spec).Inc()
+		m.failed.WithLabelValues(spec, rule).Inc()
+	}
+}
+
+func (m *Metrics) setHeldSlots(spec string, n int) {
+	if m != nil {
+		m.heldSlots.WithLabelValues(spec).Set(float64(n))
 	}
 }
 
@@ -126,6 +150,17 @@ func (m *Metrics) reloaded(spec string, err error) {
 	m.reloads.WithLabelValues(spec, result).Inc()
 }
 
+func (m *Metrics) upstreamUpdated(spec string, err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.upstreamUpdates.WithLabelValues(spec, result).Inc()
+}
+
 // EventStreamReconnected counts a re-opened Docker events stream.
 func (m *Metrics) EventStreamReconnected() {
 	if m != nil {
@@ -143,7 +178,22 @@ func (m *Metrics) forget(spec string) {
 	if m == nil {
 		return
 	}
-	for _, v := range []*prometheus.GaugeVec{m.desired, m.ready, m.updated, m.upstream} {
+	for _, v := range []*prometheus.GaugeVec{m.desired, m.ready, m.updated, m.upstream, m.heldSlots, m.autoscaleDesired} {
 		v.DeleteLabelValues(spec)
+	}
+	m.autoscaleMetric.DeletePartialMatch(prometheus.Labels{"spec": spec})
+}
+
+func (m *Metrics) autoscaled(spec string, d AutoscaleDecision) {
+	if m == nil {
+		return
+	}
+	m.autoscaleDesired.WithLabelValues(spec).Set(float64(d.Desired))
+	for _, v := range d.Metrics {
+		value := math.NaN()
+		if v.Value != nil {
+			value = *v.Value
+		}
+		m.autoscaleMetric.WithLabelValues(spec, v.Type).Set(value)
 	}
 }

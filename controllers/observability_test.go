@@ -112,8 +112,8 @@ func TestAReplacedReplicaIsReportedAsReplacedNotAsAScaleUpOrDown(t *testing.T) {
 
 	events := h.r.Events.List("web")
 	got := reasons(events, "replica/web-2")
-	if len(got) != 2 || got[0] != ReasonReplicaFailed || got[1] != ReasonReplicaReplaced {
-		t.Errorf("events of replica/web-2 = %v, want [%s %s]", got, ReasonReplicaFailed, ReasonReplicaReplaced)
+	if len(got) != 3 || got[0] != ReasonReplicaFailed || got[1] != ReasonReplacedAtOnce || got[2] != ReasonReplicaReplaced {
+		t.Errorf("events of replica/web-2 = %v, want [%s %s %s]", got, ReasonReplicaFailed, ReasonReplacedAtOnce, ReasonReplicaReplaced)
 	}
 	if n := countReason(events, ReasonScaledUp); n != 1 {
 		t.Errorf("%d ScaledUp events, want only the first one: a replacement is no scale-up", n)
@@ -133,21 +133,36 @@ func TestAReplacedReplicaIsReportedAsReplacedNotAsAScaleUpOrDown(t *testing.T) {
 }
 
 func TestAFailureHeldInBackOffIsReportedWhenItsReplacementComes(t *testing.T) {
-	h := newHarness(t, testSpec(1))
+	h := newHarness(t, testSpec(2))
 	reg := withMetrics(h)
 	converge(h)
-	h.rt.set("web-1", StateExited, "")
-	h.mustReconcile() // first crash: replaced at once
-	h.rt.set("web-1", StateExited, "")
+	// web-1 had been ready: replaced at once. Its replacements die before
+	// they are ready: the first of the slot is replaced at once, the
+	// second holds the slot.
+	h.rt.set("web-2", StateExited, "")
+	h.mustReconcile()
+	h.rt.set("web-2", StateExited, "")
 	h.now = h.now.Add(time.Second)
-	h.mustReconcile() // second crash: back-off, nothing created
-	if v := metricValue(t, reg, "scaler_replica_replacements_total"); v != 1 {
-		t.Fatalf("replacements during back-off = %v, want 1", v)
+	h.mustReconcile()
+	h.rt.set("web-2", StateExited, "")
+	h.now = h.now.Add(time.Second)
+	h.mustReconcile() // back-off, nothing created
+	if v := metricValue(t, reg, "scaler_replica_replacements_total"); v != 2 {
+		t.Fatalf("replacements during back-off = %v, want 2", v)
+	}
+	if v := metricValue(t, reg, "scaler_replica_failures_total", "rule", RuleBackOff); v != 1 {
+		t.Errorf("failures held by back-off = %v, want 1", v)
+	}
+	if v := metricValue(t, reg, "scaler_replica_failures_total", "rule", RuleReplacedAtOnce); v != 2 {
+		t.Errorf("failures replaced at once = %v, want 2", v)
+	}
+	if v := metricValue(t, reg, "scaler_backoff_slots"); v != 1 {
+		t.Errorf("held slots = %v, want 1", v)
 	}
 	h.now = h.now.Add(crashBackoffBase)
 	h.mustReconcile()
-	if v := metricValue(t, reg, "scaler_replica_replacements_total"); v != 2 {
-		t.Errorf("replacements after back-off = %v, want 2", v)
+	if v := metricValue(t, reg, "scaler_replica_replacements_total"); v != 3 {
+		t.Errorf("replacements after back-off = %v, want 3", v)
 	}
 	if n := countReason(h.r.Events.List("web"), ReasonScaledUp); n != 1 {
 		t.Errorf("%d ScaledUp events, want 1", n)
@@ -191,8 +206,12 @@ func TestMetricsFollowTheReconciler(t *testing.T) {
 	if v := metricValue(t, reg, "scaler_spec_converge_seconds"); v != 1 {
 		t.Errorf("converge samples = %v, want still 1: nothing changed", v)
 	}
-	if v := metricValue(t, reg, "scaler_nginx_reloads_total", "result", "success"); v < 1 {
-		t.Errorf("successful reloads = %v", v)
+	// Replicas joined the upstream without a reload.
+	if v := metricValue(t, reg, "scaler_upstream_updates_total", "result", "success"); v < 1 {
+		t.Errorf("successful upstream updates = %v", v)
+	}
+	if v := metricValue(t, reg, "scaler_nginx_reloads_total", "result", "success"); v != -1 {
+		t.Errorf("successful reloads = %v, want none: only the members changed", v)
 	}
 	if v := metricValue(t, reg, "scaler_reconciles_total", "result", "success"); v != 3 {
 		t.Errorf("successful reconciles = %v, want 3", v)
@@ -200,6 +219,7 @@ func TestMetricsFollowTheReconciler(t *testing.T) {
 
 	h.rt.rejectConfig = true
 	*h.specs.specs["web"].Spec.Replicas = 1
+	h.specs.specs["web"].Spec.LoadBalancer.Algorithm = v1alpha1.AlgorithmRandom // a config change: nginx -t
 	if _, err := h.reconcile(); err == nil {
 		t.Fatal("a rejected config must fail the reconcile")
 	}
@@ -260,8 +280,8 @@ func TestAnUnhealthyReplicaIsReportedAndReplaced(t *testing.T) {
 	h.rt.set("web-2", StateRunning, HealthUnhealthy)
 	h.mustReconcile()
 	events := h.r.Events.List("web")[before:]
-	if got := reasons(events, "replica/web-2"); len(got) != 1 || got[0] != ReasonReplicaUnhealthy {
-		t.Fatalf("events of replica/web-2 = %v, want [%s]", got, ReasonReplicaUnhealthy)
+	if got := reasons(events, "replica/web-2"); len(got) != 2 || got[0] != ReasonReplicaUnhealthy || got[1] != ReasonReplacedAtOnce {
+		t.Fatalf("events of replica/web-2 = %v, want [%s %s]", got, ReasonReplicaUnhealthy, ReasonReplacedAtOnce)
 	}
 	if got := reasons(events, "replica/web-3"); len(got) != 1 || got[0] != ReasonReplicaReplaced {
 		t.Fatalf("events of replica/web-3 = %v, want [%s]", got, ReasonReplicaReplaced)

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
@@ -25,10 +26,48 @@ type PlanInput struct {
 	// Draining holds the IDs of containers already on their way out: they
 	// have left the upstream and wait for in-flight requests to finish.
 	Draining map[string]bool
-	// CreateBlocked is set while new replicas may not be created: during
-	// crash-loop back-off, or while dependencies are not ready.
+	// CreateBlocked is set while no replica may be created at all: while
+	// dependencies are not ready.
 	CreateBlocked bool
+	// Held maps the replica slots (indices) in crash-loop back-off to the
+	// end of their hold. A held slot is never given a replica, and it
+	// counts against what the plan creates: skipping to the next free slot
+	// would walk a template that cannot run over ever new slots, each
+	// with a fresh back-off (see crashloop.go).
+	Held map[int]time.Time
+	// InFlight maps the replica slots (indices) that an operation launched
+	// by an earlier pass is creating and starting, or starting, to what it
+	// knows of its replica (see inflight.go). Such a replica counts as
+	// present and not ready: its slot is never given another, it counts
+	// against the slow start's not-ready budget and against maxSurge, and
+	// it is never removed while its operation runs (its completion enqueues
+	// the spec, and the next pass decides about it from the Engine's list).
+	InFlight map[int]InFlight
 }
+
+// InFlight is one replica whose create and start (or start) has not
+// reported back yet.
+type InFlight struct {
+	// Hash is the template hash it is created with.
+	Hash string
+	// ID is its container's ID once known, "" while the create runs.
+	ID string
+}
+
+// owns reports whether observed container c is the replica this operation
+// creates or starts: the same ID, or, before the create returned, a
+// container of the same slot and template (the Engine may list it before
+// its create call returns).
+func (op InFlight) owns(c Container) bool {
+	if c.Labels[v1alpha1.LabelTemplateHash] != op.Hash {
+		return false
+	}
+	return op.ID == c.ID || op.ID == ""
+}
+
+// stateInFlight is the state of the planner's stand-in for an in-flight
+// replica: neither ready, nor failed, nor created (which would start it).
+const stateInFlight = "in-flight"
 
 // Removal is one replica to take away, and why.
 type Removal struct {
@@ -52,14 +91,21 @@ type Plan struct {
 	Start []Container
 	// Create lists the indices of new replicas with the desired template.
 	Create []int
-	// Blocked counts replicas that would be created now but for back-off.
+	// Blocked counts replicas that would be created now but for
+	// CreateBlocked.
 	Blocked int
+	// Held lists the slots that would get a replica now but for their
+	// crash-loop back-off, lowest first.
+	Held []int
 	// Pending counts replicas left to later passes by the slow start (see
-	// createBatch): they are created once those of Create have started.
+	// createBatch): they are created as those created before turn ready.
 	Pending int
 	// Unhealthy lists the unhealthy replicas kept, out of the upstream,
 	// until enough replicas are ready without them.
 	Unhealthy []Container
+	// InFlight lists the slots whose create or start still runs, lowest
+	// first: the plan waits for them.
+	InFlight []int
 }
 
 // Replacing names the unhealthy replicas that the first creates of the
@@ -75,7 +121,7 @@ func (p Plan) Replacing() []string {
 
 // Converged reports whether the plan has nothing left to do.
 func (p Plan) Converged() bool {
-	return len(p.Remove) == 0 && len(p.Start) == 0 && len(p.Create) == 0 && p.Blocked == 0 && p.Pending == 0 && len(p.Unhealthy) == 0
+	return len(p.Remove) == 0 && len(p.Start) == 0 && len(p.Create) == 0 && p.Blocked == 0 && len(p.Held) == 0 && p.Pending == 0 && len(p.Unhealthy) == 0 && len(p.InFlight) == 0
 }
 
 // String prints the plan one step a line, for logs and golden tests.
@@ -91,6 +137,9 @@ func (p Plan) String() string {
 	for _, c := range p.Start {
 		fmt.Fprintf(&b, "start %s\n", c.Name)
 	}
+	for _, i := range p.InFlight {
+		fmt.Fprintf(&b, "wait for %d (in flight)\n", i)
+	}
 	for _, c := range p.Unhealthy {
 		fmt.Fprintf(&b, "keep %s (unhealthy) until replaced\n", c.Name)
 	}
@@ -104,6 +153,9 @@ func (p Plan) String() string {
 	}
 	if p.Blocked > 0 {
 		fmt.Fprintf(&b, "hold %d until allowed to create\n", p.Blocked)
+	}
+	for _, i := range p.Held {
+		fmt.Fprintf(&b, "hold slot %d (back-off)\n", i)
 	}
 	if p.Pending > 0 {
 		fmt.Fprintf(&b, "leave %d to a later pass (slow start)\n", p.Pending)
@@ -165,7 +217,14 @@ func PlanReplicas(in PlanInput) Plan {
 	var unhealthy []Container
 	used := map[int]bool{}
 	draining := 0
+	inFlight := func(c Container) bool {
+		op, ok := in.InFlight[ReplicaIndex(c)]
+		return ok && op.owns(c)
+	}
 	for _, c := range sortedByIndex(in.Observed) {
+		if inFlight(c) {
+			continue // its stand-in below counts it
+		}
 		isCurrent := c.Labels[v1alpha1.LabelTemplateHash] == in.TemplateHash
 		switch {
 		case in.Draining[c.ID]:
@@ -199,13 +258,33 @@ func PlanReplicas(in PlanInput) Plan {
 		}
 	}
 
+	// In-flight replicas count as present and not ready, under the
+	// template they are created with.
+	for _, i := range sortedKeys(in.InFlight) {
+		op := in.InFlight[i]
+		used[i] = true
+		p.InFlight = append(p.InFlight, i)
+		stand := Container{Name: ReplicaName(in.Spec, i), State: stateInFlight,
+			Labels: map[string]string{v1alpha1.LabelReplica: strconv.Itoa(i), v1alpha1.LabelTemplateHash: op.Hash}}
+		if op.Hash == in.TemplateHash {
+			current = append(current, stand)
+		} else {
+			outdated = append(outdated, stand)
+		}
+	}
+	current, outdated = sortedByIndex(current), sortedByIndex(outdated)
+
 	want := int(in.Replicas)
-	// Surplus replicas of the current template go first from the top.
+	// Surplus replicas of the current template go first from the top. An
+	// in-flight one among them is left to the pass its completion brings:
+	// it cannot be removed while its create runs.
 	if len(current) > want {
 		surplus := current[want:]
 		current = current[:want]
 		for i := len(surplus) - 1; i >= 0; i-- {
-			p.remove(surplus[i], "scale-down")
+			if surplus[i].State != stateInFlight {
+				p.remove(surplus[i], "scale-down")
+			}
 		}
 	}
 
@@ -221,7 +300,9 @@ func PlanReplicas(in PlanInput) Plan {
 
 		// Outdated replicas go while enough stay available: not-ready ones
 		// first (they serve nothing), then the highest numbers.
-		budget := countReady(current) + len(outdated) - (want - unavailable)
+		// In-flight outdated replicas are not removable yet, so they are
+		// not part of the budget either.
+		budget := countReady(current) + len(outdated) - countInFlight(outdated) - (want - unavailable)
 		sort.SliceStable(outdated, func(i, j int) bool {
 			ri, rj := IsReady(outdated[i]), IsReady(outdated[j])
 			if ri != rj {
@@ -232,6 +313,9 @@ func PlanReplicas(in PlanInput) Plan {
 		for _, c := range outdated {
 			if budget <= 0 {
 				break
+			}
+			if c.State == stateInFlight {
+				continue // removed once its create has returned
 			}
 			p.remove(c, "outdated")
 			budget--
@@ -257,11 +341,17 @@ func PlanReplicas(in PlanInput) Plan {
 		if in.CreateBlocked {
 			p.Blocked = create
 		} else {
-			if batch := createBatch(len(current) + len(outdated) + len(unhealthy)); create > batch {
+			ready := countReady(current) + countReady(outdated)
+			notReady := len(current) + len(outdated) + len(unhealthy) - ready
+			if batch := createBatch(ready, notReady); create > batch {
 				p.Pending, create = create-batch, batch
 			}
-			for i := 1; len(p.Create) < create; i++ {
-				if !used[i] {
+			for i := 1; len(p.Create)+len(p.Held) < create; i++ {
+				switch _, held := in.Held[i]; {
+				case used[i]:
+				case held:
+					p.Held = append(p.Held, i)
+				default:
 					p.Create = append(p.Create, i)
 				}
 			}
@@ -273,31 +363,38 @@ func PlanReplicas(in PlanInput) Plan {
 		removing[r.Container.ID] = true
 	}
 	for _, c := range sortedByIndex(in.Observed) {
-		if IsReady(c) && !removing[c.ID] {
+		if IsReady(c) && !removing[c.ID] && !inFlight(c) {
 			p.Upstream = append(p.Upstream, c)
 		}
 	}
 	return p
 }
 
-// minCreateBatch is how many replicas a pass may create however few exist.
+// minCreateBatch is how many replicas may be starting at once however few
+// are ready.
 const minCreateBatch = 4
 
 // createBatch bounds the replicas one reconcile pass creates, given how
-// many of the spec's replicas already exist: at least minCreateBatch, else
-// twice as many as exist, so that a scale-up grows pass by pass (0 → 50
-// goes 4, 8, 24, 14), a slow start like that of Kubernetes' ReplicaSet
-// controller. A pass that returns between batches lets the replicas
-// started so far be probed and join the upstream while the rest are
-// created: with all 50 in one pass, none served until the last had
-// started (8.4 to 8.6 s after the save, against 5.9 to 6.0 s; all 50
-// served in about the same time either way, see BENCHMARKS.md). A
-// template that cannot run also fails on a few containers, not on all of
-// them. Batches that only doubled the total (4, 4, 8, 16, 18) let the
-// first replicas serve sooner still (3.0 s) but took 0.3 to 0.6 s longer
-// to bring all 50: each pass waits for the slowest start of its batch.
-func createBatch(existing int) int {
-	return max(minCreateBatch, 2*existing)
+// many of the spec's replicas are ready and how many exist but are not
+// (in flight, starting, created, unhealthy): at most
+// max(minCreateBatch, 2*ready) may be not ready at once, so that a
+// scale-up grows with the replicas that turned healthy, a slow start like
+// that of Kubernetes' ReplicaSet controller. Since creates run in flight
+// (inflight.go), this is no longer a batch that a pass waits for: each
+// replica that turns ready brings a pass that may create up to two more,
+// and each joins the upstream when it is healthy. (With all 50 of a
+// 0 → 50 in one waiting pass, none served until the last had started: 8.4
+// to 8.6 s after the save; see BENCHMARKS.md.)
+//
+// Counting only ready replicas, and the not-ready ones against the batch,
+// is what makes a template that cannot run fail on minCreateBatch
+// containers: an earlier version doubled with the replicas that merely
+// existed, and a template that started but never turned healthy grew 4, 8,
+// 24, 72, 216, 648 with none ready. Now such a template holds 4 replicas,
+// unhealthy ones kept until replaced, and creates no more until one of them
+// is ready or gone.
+func createBatch(ready, notReady int) int {
+	return max(0, max(minCreateBatch, 2*ready)-notReady)
 }
 
 // remove schedules a live replica for removal. Only a ready replica can be
@@ -313,6 +410,16 @@ func failureReason(c Container) string {
 	return c.State
 }
 
+func countInFlight(cs []Container) int {
+	n := 0
+	for _, c := range cs {
+		if c.State == stateInFlight {
+			n++
+		}
+	}
+	return n
+}
+
 func countReady(cs []Container) int {
 	n := 0
 	for _, c := range cs {
@@ -321,6 +428,15 @@ func countReady(cs []Container) int {
 		}
 	}
 	return n
+}
+
+func sortedKeys[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
 }
 
 func sortedByIndex(cs []Container) []Container {

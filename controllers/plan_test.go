@@ -54,15 +54,31 @@ func TestPlanReplicas(t *testing.T) {
 		in:   PlanInput{Replicas: 10, TemplateHash: "a"},
 		want: "create 1\ncreate 2\ncreate 3\ncreate 4\nleave 6 to a later pass (slow start)\nupstream []\n",
 	}, {
-		name: "the slow start creates twice the replicas that exist, started or not",
+		name: "the slow start keeps at most max(4, twice the ready) replicas not ready",
 		in: PlanInput{Replicas: 12, TemplateHash: "a", Observed: []Container{
 			replica(1, "a", "ready"), replica(2, "a", "starting"), replica(3, "a", "created")}},
-		want: "start web-3\ncreate 4\ncreate 5\ncreate 6\ncreate 7\ncreate 8\ncreate 9\nleave 3 to a later pass (slow start)\nupstream [web-1]\n",
+		want: "start web-3\ncreate 4\ncreate 5\nleave 7 to a later pass (slow start)\nupstream [web-1]\n",
 	}, {
-		name: "an unhealthy replica counts among those that exist",
+		name: "none ready and 4 starting: nothing more until one is ready",
+		in: PlanInput{Replicas: 200, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "starting"), replica(2, "a", "starting"), replica(3, "a", "starting"), replica(4, "a", "starting")}},
+		want: "leave 196 to a later pass (slow start)\nupstream []\n",
+	}, {
+		name: "a template that never turns healthy holds 4 unhealthy replicas and creates no more",
+		in: PlanInput{Replicas: 200, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "unhealthy"), replica(2, "a", "unhealthy"), replica(3, "a", "unhealthy"), replica(4, "a", "unhealthy")}},
+		want: "keep web-1 (unhealthy) until replaced\nkeep web-2 (unhealthy) until replaced\nkeep web-3 (unhealthy) until replaced\nkeep web-4 (unhealthy) until replaced\n" +
+			"leave 200 to a later pass (slow start)\nupstream []\n",
+	}, {
+		name: "ready replicas let the batch double",
+		in: PlanInput{Replicas: 20, TemplateHash: "a", Observed: []Container{
+			replica(1, "a", "ready"), replica(2, "a", "ready"), replica(3, "a", "ready"), replica(4, "a", "ready")}},
+		want: "create 5\ncreate 6\ncreate 7\ncreate 8\ncreate 9\ncreate 10\ncreate 11\ncreate 12\nleave 8 to a later pass (slow start)\nupstream [web-1 web-2 web-3 web-4]\n",
+	}, {
+		name: "an unhealthy replica counts among those not ready",
 		in: PlanInput{Replicas: 8, TemplateHash: "a", Observed: []Container{
 			replica(1, "a", "ready"), replica(2, "a", "unhealthy")}},
-		want: "keep web-2 (unhealthy) until replaced\ncreate 3 (replaces web-2)\ncreate 4\ncreate 5\ncreate 6\nleave 3 to a later pass (slow start)\nupstream [web-1]\n",
+		want: "keep web-2 (unhealthy) until replaced\ncreate 3 (replaces web-2)\ncreate 4\ncreate 5\nleave 4 to a later pass (slow start)\nupstream [web-1]\n",
 	}, {
 		name: "the last batch creates what is left",
 		in: PlanInput{Replicas: 10, TemplateHash: "a", Observed: []Container{
@@ -228,4 +244,91 @@ func TestPlanConverged(t *testing.T) {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ")
+}
+
+// TestPlanReplicasWithInFlight: replicas whose create (or start) an
+// earlier pass launched and that have not reported back count as present
+// and not ready, and are never removed while in flight.
+func TestPlanReplicasWithInFlight(t *testing.T) {
+	a := func(idx ...int) map[int]InFlight {
+		m := map[int]InFlight{}
+		for _, i := range idx {
+			m[i] = InFlight{Hash: "a"}
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		in   PlanInput
+		want string
+	}{{
+		name: "in-flight creates are not created again",
+		in:   PlanInput{Replicas: 3, TemplateHash: "a", InFlight: a(1, 2, 3)},
+		want: "wait for 1 (in flight)\nwait for 2 (in flight)\nwait for 3 (in flight)\nupstream []\n",
+	}, {
+		name: "a second pass creates only what is missing beside those in flight",
+		in:   PlanInput{Replicas: 3, TemplateHash: "a", InFlight: a(1)},
+		want: "wait for 1 (in flight)\ncreate 2\ncreate 3\nupstream []\n",
+	}, {
+		name: "an in-flight replica the Engine already lists is neither started nor counted twice",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", InFlight: map[int]InFlight{1: {Hash: "a", ID: "id-1-a"}},
+			Observed: []Container{replica(1, "a", "created")}},
+		want: "wait for 1 (in flight)\ncreate 2\nupstream []\n",
+	}, {
+		name: "an in-flight replica that already runs stays out of the upstream until it reports back",
+		in: PlanInput{Replicas: 1, TemplateHash: "a", InFlight: a(1),
+			Observed: []Container{replica(1, "a", "ready")}},
+		want: "wait for 1 (in flight)\nupstream []\n",
+	}, {
+		name: "the slow start counts in-flight replicas as not ready",
+		in: PlanInput{Replicas: 10, TemplateHash: "a", InFlight: a(2, 3, 4),
+			Observed: []Container{replica(1, "a", "ready")}},
+		want: "wait for 2 (in flight)\nwait for 3 (in flight)\nwait for 4 (in flight)\ncreate 5\nleave 5 to a later pass (slow start)\nupstream [web-1]\n",
+	}, {
+		name: "with 4 in flight and none ready nothing more is created",
+		in:   PlanInput{Replicas: 50, TemplateHash: "a", InFlight: a(1, 2, 3, 4)},
+		want: "wait for 1 (in flight)\nwait for 2 (in flight)\nwait for 3 (in flight)\nwait for 4 (in flight)\nleave 46 to a later pass (slow start)\nupstream []\n",
+	}, {
+		name: "a replica that turned ready lets the next one be created while others are in flight",
+		in: PlanInput{Replicas: 50, TemplateHash: "a", InFlight: a(2, 3, 4),
+			Observed: []Container{replica(1, "a", "ready"), replica(5, "a", "starting")}},
+		want: "wait for 2 (in flight)\nwait for 3 (in flight)\nwait for 4 (in flight)\nleave 45 to a later pass (slow start)\nupstream [web-1]\n",
+	}, {
+		name: "a scale-down leaves an in-flight surplus replica to the pass its completion brings",
+		in: PlanInput{Replicas: 1, TemplateHash: "a", InFlight: a(3),
+			Observed: []Container{replica(1, "a", "ready"), replica(2, "a", "ready")}},
+		want: "drain web-2 (scale-down)\nwait for 3 (in flight)\nupstream [web-1]\n",
+	}, {
+		name: "a deleted spec (0 replicas) removes what runs and waits for what is in flight",
+		in: PlanInput{Replicas: 0, TemplateHash: "a", InFlight: a(2),
+			Observed: []Container{replica(1, "a", "ready")}},
+		want: "drain web-1 (scale-down)\nwait for 2 (in flight)\nupstream []\n",
+	}, {
+		name: "a rollout counts an in-flight old-template replica against the surge and does not remove it",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxSurge: 1, InFlight: a(3),
+			Observed: []Container{replica(1, "a", "ready"), replica(2, "a", "ready")}},
+		want: "wait for 3 (in flight)\nupstream [web-1 web-2]\n",
+	}, {
+		name: "a rollout surges beside an in-flight new-template replica",
+		in: PlanInput{Replicas: 2, TemplateHash: "b", MaxSurge: 2, InFlight: map[int]InFlight{3: {Hash: "b"}},
+			Observed: []Container{replica(1, "a", "ready"), replica(2, "a", "ready")}},
+		want: "wait for 3 (in flight)\ncreate 4\nupstream [web-1 web-2]\n",
+	}, {
+		name: "a dead container of the slot is not the in-flight one once its ID is known",
+		in: PlanInput{Replicas: 2, TemplateHash: "a", InFlight: map[int]InFlight{2: {Hash: "a", ID: "new"}},
+			Observed: []Container{replica(1, "a", "ready"), replica(2, "a", "exited")}},
+		want: "remove web-2 (exited)\nwait for 2 (in flight)\nupstream [web-1]\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Spec = "web"
+			got := PlanReplicas(tt.in).String()
+			if got != tt.want {
+				t.Errorf("plan:\n%s\nwant:\n%s", indent(got), indent(tt.want))
+			}
+		})
+	}
+	if PlanReplicas(PlanInput{Spec: "web", Replicas: 1, TemplateHash: "a", InFlight: a(1)}).Converged() {
+		t.Error("a plan that waits for an in-flight replica is not converged")
+	}
 }

@@ -25,7 +25,7 @@ type SpecSource interface {
 	// Get returns a copy of the spec in force, the error of its file if the
 	// latest edit is invalid, and whether the spec exists at all.
 	Get(name string) (spec *v1alpha1.ScaleSpec, specErr error, ok bool)
-	// Names lists the specs in force.
+	// Names lists the specs the files define, in force or not.
 	Names() []string
 	// Defined reports whether any file still names the spec, valid or not.
 	// A spec whose file is broken (and was broken when scalerd started, so
@@ -36,7 +36,10 @@ type SpecSource interface {
 // RevisionHistory numbers the templates a spec runs, so that a rollout
 // can be undone, and holds `rollout restart` markers.
 type RevisionHistory interface {
-	// Record makes hash the current revision and returns its number.
+	// Record makes hash the current revision and returns its number. When
+	// the history cannot be written, the number is still valid (kept in
+	// memory) and comes with the error; 0 with an error means the history
+	// could not be read.
 	Record(spec, hash string, t v1alpha1.Template, limit int) (int64, error)
 	// RestartedAt is the spec's restart marker, "" if never restarted.
 	RestartedAt(spec string) string
@@ -46,8 +49,9 @@ type RevisionHistory interface {
 
 // Result tells the controller when to look at a spec again.
 type Result struct {
-	// Requeue reconciles the spec again as soon as this pass is done: the
-	// plan left work to a later pass (the slow start's next batch).
+	// Requeue reconciles the spec again as soon as this pass is done. The
+	// slow start no longer sets it: its next batch waits for the replicas
+	// of this one to turn ready, which their health events announce.
 	Requeue bool
 	// RequeueAfter, if positive, reconciles the spec again after it, even if
 	// nothing happens meanwhile (waiting for health or for a drain).
@@ -60,17 +64,15 @@ const (
 	lbListenPort = 80
 	// drainPoll is how often a draining replica is looked at.
 	drainPoll = 100 * time.Millisecond
-	// minDrain is the least time between a reload and the check that the old
-	// workers have gone: the master needs a moment to start shutting them down.
+	// minDrain is the least time between a reload or peers update and the
+	// check that the old workers have gone and no request is in flight to a
+	// removed member: the master needs a moment to start shutting the old
+	// workers down, and a worker that read the members just before the
+	// update counts its request a moment later.
 	minDrain = 200 * time.Millisecond
 	// startingPoll is the fallback wait for a replica that is starting, in
 	// case a health event is lost.
 	startingPoll = 2 * time.Second
-	// crashBackoffBase and crashBackoffMax bound the wait before replacing
-	// a replica that keeps failing; crashResetAfter of running clears it.
-	crashBackoffBase = 10 * time.Second
-	crashBackoffMax  = 5 * time.Minute
-	crashResetAfter  = 10 * time.Minute
 	// dependencyPoll is how often a spec waiting for its dependencies looks.
 	dependencyPoll = 500 * time.Millisecond
 )
@@ -97,19 +99,30 @@ type Reconciler struct {
 	seen *eventView
 	// starts runs start probes where the Engine ignores startInterval.
 	starts *startProber
+	// autoscale holds the autoscaled specs' counts (autoscaler.go).
+	autoscale autoscaleStates
+	// calls holds a slot per create or start in flight, over all specs:
+	// the Engine-call limit (maxParallelCalls) across passes.
+	calls chan struct{}
+	// ops counts the launches whose operations have not all completed.
+	ops sync.WaitGroup
 }
 
 // specState is what scalerd remembers of a spec between reconciles. All of
-// it can be lost: a restarted scalerd rebuilds it from the Engine, at the
-// cost of one nginx reload and a fresh drain wait.
+// it can be lost: a restarted scalerd rebuilds it from the Engine and from
+// the config its load balancer runs (adoptLoadBalancer), at the cost of a
+// fresh drain wait.
 type specState struct {
 	status v1alpha1.Status
 	// lastSpec is the last spec in force, used to tear down a deleted spec.
 	lastSpec *v1alpha1.ScaleSpec
-	// appliedConfig is the nginx config the load balancer runs.
+	// appliedConfig is the nginx config the load balancer runs and
+	// appliedPeers its peers file (nginx.RenderPeers).
 	appliedConfig   []byte
+	appliedPeers    []byte
 	appliedUpstream []string
-	lastReload      time.Time
+	// lastReload is the last reload or peers update.
+	lastReload time.Time
 	// agent is the reload agent of the load balancer, nil until started
 	// or after it broke; agentOff is a load balancer container whose
 	// image cannot run one, so that it is not tried on every reload.
@@ -117,8 +130,11 @@ type specState struct {
 	agentOff string
 	// drainStart maps a container ID to when it left the upstream.
 	drainStart map[string]time.Time
-	crash      map[string]*crashLoop // by template hash
-	network    string                // ensured network
+	// crash tracks crash loops per replica slot of the current template
+	// (crashloop.go), keyed by its hash: older templates' counts no longer
+	// matter.
+	crash   map[string]*crashLoop
+	network string // ensured network
 	// progressSince is when the current rollout last made progress.
 	progressSince time.Time
 	lastReady     int32
@@ -130,28 +146,29 @@ type specState struct {
 	changedAt      time.Time
 	// change is when the spec store last reported a new generation.
 	change specChange
-}
-
-// crashLoop counts consecutive failures of replicas of one template.
-type crashLoop struct {
-	count     int
-	lastCrash time.Time
-	counted   map[string]bool
-	// failed maps a failed replica's name to how it failed, until its
-	// replacement is created.
-	failed map[string]string
+	// lbRetry is a failed replacement of the load balancer, tried again
+	// later; lbRenameAt is when to try again to name it NAME-lb.
+	lbRetry    *lbRetry
+	lbRenameAt time.Time
+	// foreign holds replica numbers whose names containers scalerd does
+	// not own hold (see skipForeignNames).
+	foreign map[int]*foreignName
+	// launch holds the creates and starts in flight and their results
+	// (inflight.go).
+	launch createLaunch
 }
 
 // NewReconciler wires a reconciler.
 func NewReconciler(rt Runtime, specs SpecSource, log logr.Logger, events *Recorder, metrics *Metrics) *Reconciler {
 	r := &Reconciler{Runtime: rt, Specs: specs, Log: log, Events: events, Metrics: metrics, Now: time.Now,
-		specs: map[string]*specState{}, seen: newEventView()}
+		specs: map[string]*specState{}, seen: newEventView(), calls: make(chan struct{}, maxParallelCalls)}
 	if !rt.Capabilities().HealthStartInterval {
 		r.starts = newStartProber(rt, log.WithName("startprobe"), func(name string) {
 			if r.Requeue != nil {
 				r.Requeue(name)
 			}
 		})
+		r.starts.passed = r.seen.noteHealthy
 	}
 	return r
 }
@@ -242,6 +259,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (Result, error)
 func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	st := r.state(name)
+	// What completed since the last pass, then what is still in flight,
+	// then the Engine's list: an operation that completes meanwhile is in
+	// the list, in flight, or both (the planner matches them).
+	createErr := r.collect(name, st)
+	inflight := r.inFlight(st)
 	all, err := r.observe(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("listing containers: %w", err)
@@ -251,7 +273,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 		if c.Labels[v1alpha1.LabelSpec] != name {
 			continue
 		}
-		if c.Labels[v1alpha1.LabelRole] == v1alpha1.RoleLB {
+		if role := c.Labels[v1alpha1.LabelRole]; role == v1alpha1.RoleLB || role == roleLBCheck {
 			lbs = append(lbs, c)
 		} else {
 			app = append(app, c)
@@ -260,20 +282,27 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 
 	spec, specErr, ok := r.Specs.Get(name)
 	if !ok && r.Specs.Defined(name) {
-		// The file names the spec but no valid version of it is known:
-		// leave what runs alone until the file is fixed.
+		// A file names the spec, or may (it cannot be read), but no valid
+		// version of it is known: leave what runs alone until it is fixed.
 		msg := "no valid version of this spec is known; what runs is left alone until the file is fixed"
 		if specErr != nil {
 			msg = specErr.Error() + "; " + msg
+		}
+		if c := v1alpha1.FindCondition(st.status.Conditions, v1alpha1.ConditionSpecValid); c == nil || c.Message != msg {
+			r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventWarning, ReasonSpecInvalid, "%s", msg)
 		}
 		r.setConditions(st, v1alpha1.SetCondition(st.status.Conditions, r.condition(v1alpha1.ConditionSpecValid, v1alpha1.ConditionFalse, "InvalidSpec", msg)))
 		return Result{}, nil
 	}
 	if !ok {
-		return r.reconcileDeleted(ctx, name, st, app, lbs)
+		return r.reconcileDeleted(ctx, name, st, app, lbs, inflight)
 	}
 	spec.Default()
+	r.applyAutoscaling(name, st, spec, app)
 	st.lastSpec = spec
+	if spec.Spec.LoadBalancer != nil && st.appliedConfig == nil {
+		r.adoptLoadBalancer(ctx, spec, st, lbs, app)
+	}
 	r.starts.overlay(context.WithoutCancel(ctx), name, spec.Spec.Template.HealthCheck, app)
 	conds := st.status.Conditions
 	if specErr != nil {
@@ -291,12 +320,13 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	}
 
 	hash, revision, err := r.revision(spec)
-	if err != nil {
+	r.reportHistory(name, st, err)
+	if err != nil && revision == 0 {
 		return Result{}, err
 	}
 	replicas := *spec.Spec.Replicas
 	now := r.Now()
-	backoffUntil := r.trackCrashes(name, st, hash, app, now)
+	held := r.trackCrashes(name, st, hash, app, len(inflight), now)
 	waiting := r.unreadyDependencies(spec)
 	in := PlanInput{
 		Spec:           name,
@@ -306,7 +336,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 		MaxUnavailable: spec.Spec.Strategy.MaxUnavailable.Resolve(replicas, false),
 		Observed:       app,
 		Draining:       drainingSet(st),
-		CreateBlocked:  now.Before(backoffUntil) || len(waiting) > 0,
+		CreateBlocked:  len(waiting) > 0,
+		Held:           heldMap(held),
+		InFlight:       inflight,
 	}
 	plan := PlanReplicas(in)
 	if !plan.Converged() {
@@ -324,8 +356,8 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 			// The upstream could not change, so nothing may leave it: only
 			// replicas that cannot serve anyway are removed below.
 			plan = withoutDrains(plan)
-			r.updateStatus(name, st, spec, hash, app, plan, now)
-			return Result{}, err
+			r.updateStatus(name, st, spec, hash, append(app, inFlightStandIns(name, inflight, app)...), plan, now)
+			return Result{}, errors.Join(err, createErr)
 		}
 	} else {
 		// No load balancer, no upstream: the replicas are reached by
@@ -340,24 +372,48 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 		return Result{}, err
 	}
 	result.RequeueAfter = wait
-	r.setRevision(st, hash, revision, backoffUntil, now)
-	if err := r.startAndCreate(ctx, spec, hash, revision, plan); err != nil {
-		r.updateStatus(name, st, spec, hash, app, plan, now)
-		return Result{}, err
+	if d := r.lbRequeue(st, now); d > 0 {
+		result.RequeueAfter = shortest(result.RequeueAfter, d)
 	}
-	r.updateStatus(name, st, spec, hash, app, plan, now)
+	r.setRevision(st, revision, held)
+	standIns := inFlightStandIns(name, inflight, app)
+	plan.Create = r.skipForeignNames(st, plan.Create, append(app, standIns...), now)
+	backingOff := false
+	if d := r.createsHeld(st, hash, now); d > 0 && len(plan.Create)+len(plan.Start) > 0 {
+		// Creates failed a moment ago: they are tried again after the
+		// create back-off, not by every pass their failure brings.
+		plan.Create, plan.Start, backingOff = nil, nil, true
+		result.RequeueAfter = shortest(result.RequeueAfter, d)
+	}
+	r.launch(ctx, spec, st, hash, revision, plan)
+	if len(plan.Create)+len(plan.Start) == 0 && len(inflight) == 0 {
+		// Nothing is being created: a failure that no back-off, dependency
+		// or failed create keeps pending was absorbed (a scale-down), and a
+		// later create under its name is no replacement.
+		r.reportReplacements(name, hash, nil, nil, plan.Blocked > 0 || len(plan.Held) > 0 || backingOff)
+	}
+	launched := r.inFlight(st)
+	r.setStall(name, st, r.findStall(ctx, name, hash, app, plan, r.createFailure(st, hash), waiting, now))
+	r.updateStatus(name, st, spec, hash, append(app, inFlightStandIns(name, launched, app)...), plan, now)
+	if createErr != nil {
+		return Result{}, createErr
+	}
 
-	switch {
-	case plan.Blocked > 0 && len(waiting) > 0:
+	if plan.Blocked > 0 && len(waiting) > 0 {
 		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonWaiting, "waiting for %s to be ready", strings.Join(waiting, ", "))
 		result.RequeueAfter = shortest(result.RequeueAfter, dependencyPoll)
-	case plan.Blocked > 0:
-		result.RequeueAfter = shortest(result.RequeueAfter, backoffUntil.Sub(now))
+	}
+	// A held slot is looked at again when its back-off ends.
+	for _, i := range plan.Held {
+		result.RequeueAfter = shortest(result.RequeueAfter, in.Held[i].Sub(now))
 	}
 	if len(plan.Create) > 0 || len(plan.Start) > 0 || startingReplicas(app) {
 		result.RequeueAfter = shortest(result.RequeueAfter, startingPoll)
 	}
-	result.Requeue = plan.Pending > 0
+	// Replicas left by the slow start (plan.Pending) wait for those just
+	// created to turn ready: their health events, or startingPoll above,
+	// bring the next pass. Running again at once would find them not ready
+	// and create nothing.
 	return result, nil
 }
 
@@ -386,21 +442,40 @@ func (r *Reconciler) revision(spec *v1alpha1.ScaleSpec) (string, int64, error) {
 	}
 	rev, err := r.History.Record(name, hash, spec.Spec.Template, limit)
 	if err != nil {
-		return "", 0, fmt.Errorf("recording revision: %w", err)
+		return hash, rev, fmt.Errorf("recording revision: %w", err)
 	}
 	return hash, rev, nil
 }
 
-// setRevision records the current revision and any crash-loop back-off in
-// the status.
-func (r *Reconciler) setRevision(st *specState, hash string, revision int64, backoffUntil, now time.Time) {
+// reportHistory says whether the rollout history could be written. A write
+// that fails costs the undo history of this change after a restart, never
+// convergence: the reconcile goes on with the revision kept in memory.
+func (r *Reconciler) reportHistory(name string, st *specState, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := v1alpha1.FindCondition(st.status.Conditions, ConditionHistoryRecorded)
+	if err == nil {
+		if c != nil && c.Status != v1alpha1.ConditionTrue {
+			st.status.Conditions = v1alpha1.SetCondition(st.status.Conditions, r.condition(ConditionHistoryRecorded, v1alpha1.ConditionTrue, "Recorded", "the rollout history is written"))
+		}
+		return
+	}
+	msg := err.Error() + "; scalerd goes on converging, but `rollout undo` may lack this revision after a restart"
+	if c == nil || c.Message != msg {
+		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventWarning, ReasonHistoryWriteFailed, "%s", msg)
+		r.Log.Error(err, "cannot record the rollout history; converging anyway", "spec", name)
+	}
+	st.status.Conditions = v1alpha1.SetCondition(st.status.Conditions, r.condition(ConditionHistoryRecorded, v1alpha1.ConditionFalse, "WriteFailed", msg))
+}
+
+// setRevision records the current revision and the slots held by
+// crash-loop back-off in the status. Every held slot is reported, not only
+// those the plan would fill now: a slot stays held until its delay ends.
+func (r *Reconciler) setRevision(st *specState, revision int64, held []heldSlot) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.status.CurrentRevision = revision
-	st.status.Backoff = nil
-	if loop := st.crash[hash]; loop != nil && now.Before(backoffUntil) {
-		st.status.Backoff = &v1alpha1.Backoff{Failures: int32(loop.count), Until: backoffUntil.UTC()}
-	}
+	st.status.Backoff = backoffStatus(held)
 }
 
 func (r *Reconciler) ensureNetwork(ctx context.Context, st *specState, network string) error {
@@ -425,52 +500,6 @@ func (r *Reconciler) unreadyDependencies(spec *v1alpha1.ScaleSpec) []string {
 	return waiting
 }
 
-// trackCrashes counts failed replicas of the current template and returns
-// until when creating replacements must wait: the first failure is replaced
-// at once, then the wait doubles from 10 s up to 5 min, as Kubernetes'
-// crash-loop back-off does, and clears after 10 min of running.
-func (r *Reconciler) trackCrashes(name string, st *specState, hash string, app []Container, now time.Time) time.Time {
-	loop, ok := st.crash[hash]
-	if !ok {
-		loop = &crashLoop{counted: map[string]bool{}}
-		st.crash = map[string]*crashLoop{hash: loop} // older templates' counts no longer matter
-	}
-	for _, c := range app {
-		if c.Labels[v1alpha1.LabelTemplateHash] != hash {
-			continue
-		}
-		if c.State == StateRunning && !c.Created.IsZero() && now.Sub(c.Created) > crashResetAfter {
-			loop.count = 0
-		}
-		if IsFailed(c) && !loop.counted[c.ID] {
-			loop.counted[c.ID] = true
-			loop.count++
-			loop.lastCrash = now
-			reason, what := ReasonReplicaFailed, "exited"
-			if c.State == StateRunning {
-				reason, what = ReasonReplicaUnhealthy, "turned unhealthy"
-			}
-			r.Events.Eventf(name, "replica/"+c.Name, v1alpha1.EventWarning, reason, "replica %s %s; it left the upstream and is replaced", c.Name, what)
-			r.Metrics.replicaFailed(name)
-			loop.noteFailure(c.Name, what)
-			r.Log.Info("replica failed", "spec", name, "replica", c.Name, "state", c.State, "health", c.Health)
-		}
-	}
-	if loop.count <= 1 {
-		return time.Time{}
-	}
-	delay := crashBackoffBase
-	for i := 2; i < loop.count && delay < crashBackoffMax; i++ {
-		delay *= 2
-	}
-	delay = min(delay, crashBackoffMax)
-	until := loop.lastCrash.Add(delay)
-	if now.Before(until) {
-		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventWarning, ReasonBackOff, "replicas keep failing (%d times); back-off %s before the next replacement", loop.count, delay)
-	}
-	return until
-}
-
 func drainingSet(st *specState) map[string]bool {
 	m := make(map[string]bool, len(st.drainStart))
 	for id := range st.drainStart {
@@ -489,14 +518,6 @@ func withoutDrains(p Plan) Plan {
 	p.Remove = keep
 	p.Create, p.Start = nil, nil
 	return p
-}
-
-func readyNames(cs []Container) []string {
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.Name
-	}
-	return names
 }
 
 func startingReplicas(app []Container) bool {
@@ -524,8 +545,9 @@ func lbName(spec string) string { return spec + "-lb" }
 // ReplicaName is the name of a spec's replica number index.
 func ReplicaName(spec string, index int) string { return spec + "-" + strconv.Itoa(index) }
 
-// renderConfig renders the whole nginx config for upstream.
-func renderConfig(spec *v1alpha1.ScaleSpec, upstream []Container) ([]byte, []string, error) {
+// renderConfig renders the whole nginx config and the peers file for
+// upstream, and the names of the replicas in it.
+func renderConfig(spec *v1alpha1.ScaleSpec, upstream []Container) (cfgOut, peers []byte, names []string, err error) {
 	lbSpec := spec.Spec.LoadBalancer
 	cfg := nginx.Config{
 		SpecName:     spec.Metadata.Name,
@@ -537,10 +559,11 @@ func renderConfig(spec *v1alpha1.ScaleSpec, upstream []Container) ([]byte, []str
 		// Idle upstream connections per worker: enough for a closed-loop
 		// load of 64+ in flight, so nginx does not open a connection per
 		// request to the replicas (measured: 1 in 10 did with 32).
-		Keepalive:     128,
-		ServerSnippet: lbSpec.ServerSnippet,
+		Keepalive:        128,
+		ServerSnippet:    lbSpec.ServerSnippet,
+		NoStatusPage:     lbSpec.StatusPage != nil && !*lbSpec.StatusPage,
+		NoUpstreamHeader: lbSpec.UpstreamHeader != nil && !*lbSpec.UpstreamHeader,
 	}
-	var names []string
 	for _, c := range upstream {
 		ip := c.IPs[spec.Spec.Network]
 		if ip == "" {
@@ -549,131 +572,62 @@ func renderConfig(spec *v1alpha1.ScaleSpec, upstream []Container) ([]byte, []str
 		cfg.Upstreams = append(cfg.Upstreams, nginx.Upstream{Name: c.Name, Addr: net.JoinHostPort(ip, strconv.Itoa(int(spec.Spec.Template.Port)))})
 		names = append(names, c.Name)
 	}
-	out, err := nginx.Render(cfg)
-	return out, names, err
-}
-
-// ensureLoadBalancer returns the running nginx container of the spec,
-// creating it (with its first config in place) when it is missing, and
-// recreating it when its image or address changed.
-func (r *Reconciler) ensureLoadBalancer(ctx context.Context, spec *v1alpha1.ScaleSpec, st *specState, lbs []Container, upstream []Container) (*Container, error) {
-	log := logr.FromContextOrDiscard(ctx)
-	name := spec.Metadata.Name
-	want := v1alpha1.LoadBalancerHash(*spec.Spec.LoadBalancer)
-	var keep *Container
-	var stale []Container
-	for i := range lbs {
-		c := lbs[i]
-		if keep == nil && c.Labels[v1alpha1.LabelConfigHash] == want && c.State == StateRunning {
-			keep = &lbs[i]
-			continue
-		}
-		stale = append(stale, c)
+	if cfgOut, err = nginx.Render(cfg); err != nil {
+		return nil, nil, nil, err
 	}
-	if len(stale) > 0 {
-		log.Info("removing load balancer", "action", "removeLoadBalancer", "count", len(stale))
-		r.removeAll(ctx, stale, time.Second)
-		r.dropAgent(st)
-		st.appliedConfig, st.appliedUpstream = nil, nil
+	if peers, err = nginx.RenderPeers(cfg); err != nil {
+		return nil, nil, nil, err
 	}
-	if keep != nil {
-		return keep, nil
-	}
-
-	cfg, names, err := renderConfig(spec, upstream)
-	if err != nil {
-		return nil, r.lbFailed(name, st, "RenderFailed", err)
-	}
-	lbSpec := spec.Spec.LoadBalancer
-	cs := ContainerSpec{
-		Name:  lbName(name),
-		Image: lbSpec.Image,
-		Cmd:   nginx.StartCommand(),
-		Labels: map[string]string{
-			v1alpha1.LabelManagedBy:  v1alpha1.ManagedByValue,
-			v1alpha1.LabelSpec:       name,
-			v1alpha1.LabelRole:       v1alpha1.RoleLB,
-			v1alpha1.LabelConfigHash: want,
-		},
-		Network:     spec.Spec.Network,
-		StopTimeout: spec.Spec.Strategy.DrainTimeout.Duration,
-		StopSignal:  "SIGQUIT",
-		Publish:     &PortBinding{HostIP: lbSpec.HostIP, HostPort: int(lbSpec.Port), ContainerPort: lbListenPort},
-		Hardened:    true,
-		// Every request passes through nginx, and a reload's nginx -t
-		// decides how soon a dead replica leaves the upstream: under
-		// contention the load balancer gets the CPU weight of two
-		// default containers.
-		CPUReservationNanos: 2e9,
-		CapAdd:              nginx.Capabilities(),
-	}
-	id, err := r.Runtime.CreateContainer(ctx, cs)
-	if err != nil {
-		return nil, r.lbFailed(name, st, "CreateFailed", fmt.Errorf("creating load balancer %s: %w", cs.Name, err))
-	}
-	if err := r.Runtime.CopyFile(ctx, id, nginx.ConfigPath, cfg); err != nil {
-		_ = r.Runtime.RemoveContainer(ctx, id)
-		return nil, r.lbFailed(name, st, "CreateFailed", fmt.Errorf("writing nginx config into %s: %w", cs.Name, err))
-	}
-	if err := r.Runtime.StartContainer(ctx, id); err != nil {
-		_ = r.Runtime.RemoveContainer(ctx, id)
-		return nil, r.lbFailed(name, st, "StartFailed", fmt.Errorf("starting load balancer %s on %s:%d (is the port free?): %w", cs.Name, lbSpec.HostIP, lbSpec.Port, err))
-	}
-	st.appliedConfig, st.appliedUpstream, st.lastReload = cfg, names, r.Now()
-	log.Info("created load balancer", "action", "createLoadBalancer", "replica", cs.Name, "address", fmt.Sprintf("%s:%d", lbSpec.HostIP, lbSpec.Port))
-	r.Events.Eventf(name, "loadbalancer/"+cs.Name, v1alpha1.EventNormal, ReasonLoadBalancerReady, "load balancer %s listens on %s:%d", cs.Name, lbSpec.HostIP, lbSpec.Port)
-	return &Container{ID: id, Name: cs.Name, Labels: cs.Labels, State: StateRunning}, nil
-}
-
-func (r *Reconciler) lbFailed(name string, st *specState, reason string, err error) error {
-	r.Events.Eventf(name, "loadbalancer/"+lbName(name), v1alpha1.EventWarning, reason, "%v", err)
-	r.mu.Lock()
-	st.status.Conditions = v1alpha1.SetCondition(st.status.Conditions, r.condition(v1alpha1.ConditionLoadBalancerReady, v1alpha1.ConditionFalse, reason, err.Error()))
-	r.mu.Unlock()
-	return err
+	return cfgOut, peers, names, nil
 }
 
 // ErrConfigRejected wraps a config that failed `nginx -t`; the running
 // config stays.
 var ErrConfigRejected = errors.New("nginx rejected the new config")
 
-// applyUpstream renders the config for upstream and, if it differs from
-// the running one, tests and applies it with a graceful reload.
+// applyUpstream renders the config and peers for upstream and applies
+// what differs from what runs: a changed config is tested and applied with
+// a graceful reload (the peers going with it), while changed members alone
+// are a peers update, which the running workers take without a reload.
 func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec, st *specState, lb Container, upstream []Container) error {
 	log := logr.FromContextOrDiscard(ctx)
 	name := spec.Metadata.Name
-	cfg, names, err := renderConfig(spec, upstream)
+	cfg, peers, names, err := renderConfig(spec, upstream)
 	if err != nil {
 		return r.lbFailed(name, st, "RenderFailed", err)
 	}
-	if bytes.Equal(cfg, st.appliedConfig) {
+	reload := !bytes.Equal(cfg, st.appliedConfig)
+	if !reload && bytes.Equal(peers, st.appliedPeers) {
 		r.lbReady(st)
 		return nil
 	}
 	started := time.Now()
-	err = r.testAndReload(ctx, st, lb, cfg)
-	took := time.Since(started)
-	r.Metrics.reloaded(name, err)
-	if err != nil {
-		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventWarning, ReasonReloadFailed, "%v", err)
-		return r.lbFailed(name, st, "ReloadFailed", err)
+	if reload {
+		err = r.testAndReload(ctx, st, lb, cfg, peers)
+		r.Metrics.reloaded(name, err)
+		if err != nil {
+			r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventWarning, ReasonReloadFailed, "%v", err)
+			return r.lbFailed(name, st, "ReloadFailed", err)
+		}
+	} else {
+		err = r.updatePeers(ctx, st, lb, peers)
+		r.Metrics.upstreamUpdated(name, err)
+		if err != nil {
+			r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventWarning, ReasonReloadFailed, "updating the members without a reload: %v", err)
+			return r.lbFailed(name, st, "UpstreamUpdateFailed", err)
+		}
 	}
+	took := time.Since(started)
 	prev := st.appliedUpstream
-	st.appliedConfig, st.appliedUpstream, st.lastReload = cfg, names, r.Now()
+	st.appliedConfig, st.appliedPeers, st.appliedUpstream, st.lastReload = cfg, peers, names, r.Now()
 	r.lbReady(st)
 	if !equalStrings(prev, names) {
-		log.Info("updated upstream", "action", "updateUpstream", "upstream", names, "reloadMillis", float64(took.Microseconds())/1000)
+		log.Info("updated upstream", "action", "updateUpstream", "upstream", names, "reload", reload, "reloadMillis", float64(took.Microseconds())/1000)
 		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventNormal, ReasonUpstreamUpdated, "upstream is now [%s]", strings.Join(names, " "))
 	} else {
 		log.Info("reloaded load balancer", "action", "reload", "replica", lb.Name, "reloadMillis", float64(took.Microseconds())/1000)
 	}
 	return nil
-}
-
-func (r *Reconciler) lbReady(st *specState) {
-	r.mu.Lock()
-	st.status.Conditions = v1alpha1.SetCondition(st.status.Conditions, r.condition(v1alpha1.ConditionLoadBalancerReady, v1alpha1.ConditionTrue, "ConfigApplied", "nginx runs the rendered config"))
-	r.mu.Unlock()
 }
 
 func equalStrings(a, b []string) bool {
@@ -738,16 +692,17 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 	var mu sync.Mutex
 	var errs []error
 	var scaledDown []string
-	var wg sync.WaitGroup
+	work := newLimiter(maxParallelCalls)
 	for _, c := range ready {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g := grace
-			if c.State != StateRunning {
-				g = 0
+		work.Go(func() {
+			// A replica that does not run (dead, exited, created) needs no
+			// stop: the remove is forced. Under churn on a loaded Engine
+			// each call costs seconds, and the dead replica's removal comes
+			// before its replacement's create, which takes its name.
+			var err error
+			if c.State == StateRunning {
+				err = r.Runtime.StopContainer(ctx, c.ID, grace)
 			}
-			err := r.Runtime.StopContainer(ctx, c.ID, g)
 			if err == nil || errors.Is(err, ErrNotFound) {
 				err = r.Runtime.RemoveContainer(ctx, c.ID)
 			}
@@ -766,9 +721,9 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 			if !IsFailed(c) {
 				scaledDown = append(scaledDown, c.Name)
 			}
-		}()
+		})
 	}
-	wg.Wait()
+	work.Wait()
 	if len(scaledDown) > 0 {
 		sort.Strings(scaledDown)
 		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledDown, "removed %d replica(s): %s", len(scaledDown), strings.Join(scaledDown, ", "))
@@ -777,7 +732,10 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 }
 
 // oldWorkersGone asks the load balancer whether the nginx workers of the
-// previous config have finished their requests and exited.
+// previous config have finished their requests and exited, and whether the
+// requests in flight to members that were removed without a reload have
+// ended: a replica that left by a peers update gets no new request, but
+// keeps those it was sent.
 func (r *Reconciler) oldWorkersGone(ctx context.Context, st *specState, lb Container) bool {
 	if a := r.reloadAgent(ctx, st, lb); a != nil {
 		code, text, err := a.call(ctx, nginx.DrainingRequest())
@@ -785,81 +743,16 @@ func (r *Reconciler) oldWorkersGone(ctx context.Context, st *specState, lb Conta
 			n, err := nginx.ParseCount(text)
 			return err == nil && n == 0
 		}
-		st.agent = nil
+		if err != nil {
+			st.agent = nil // call closed it; started afresh next time
+		}
 	}
-	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.ShuttingDownWorkersCommand())
+	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.DrainingCommand())
 	if err != nil || res.ExitCode != 0 {
 		return false // drainTimeout still bounds the wait
 	}
 	n, err := nginx.ParseCount(res.Output)
 	return err == nil && n == 0
-}
-
-// startAndCreate starts replicas left created and creates the plan's new
-// ones, concurrently: the plan already bounds how many (createBatch).
-func (r *Reconciler) startAndCreate(ctx context.Context, spec *v1alpha1.ScaleSpec, hash string, revision int64, plan Plan) error {
-	log := logr.FromContextOrDiscard(ctx)
-	name := spec.Metadata.Name
-	var mu sync.Mutex
-	var errs []error
-	var created []string
-	var wg sync.WaitGroup
-	for _, c := range plan.Start {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.Runtime.StartContainer(ctx, c.ID); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("starting replica %s: %w", c.Name, err))
-				mu.Unlock()
-				return
-			}
-			log.Info("started replica", "action", "start", "replica", c.Name)
-		}()
-	}
-	for _, index := range plan.Create {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cs, err := ReplicaContainerSpec(spec, hash, revision, index, r.Runtime.Capabilities())
-			if err == nil {
-				err = r.createAndStart(ctx, cs)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			created = append(created, cs.Name)
-			log.Info("created replica", "action", "create", "replica", cs.Name)
-		}()
-	}
-	wg.Wait()
-	sort.Strings(created)
-	r.Metrics.replicasCreated(name, len(created))
-	if scaledUp := r.reportReplacements(name, hash, created, plan.Replacing(), plan.Blocked > 0 || len(errs) > 0); len(scaledUp) > 0 {
-		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonScaledUp, "created %d replica(s): %s", len(scaledUp), strings.Join(scaledUp, ", "))
-	}
-	if err := errors.Join(errs...); err != nil {
-		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventWarning, ReasonCreateFailed, "%v", err)
-		return err
-	}
-	return nil
-}
-
-func (r *Reconciler) createAndStart(ctx context.Context, cs ContainerSpec) error {
-	id, err := r.Runtime.CreateContainer(ctx, cs)
-	if err != nil {
-		return fmt.Errorf("creating replica %s: %w", cs.Name, err)
-	}
-	if err := r.Runtime.StartContainer(ctx, id); err != nil {
-		// A replica that cannot start is removed so that the next attempt
-		// can take its name.
-		_ = r.Runtime.RemoveContainer(ctx, id)
-		return fmt.Errorf("starting replica %s: %w", cs.Name, err)
-	}
-	return nil
 }
 
 // removeAll stops and removes containers without draining.
@@ -878,11 +771,14 @@ func (r *Reconciler) removeAll(ctx context.Context, cs []Container, grace time.D
 }
 
 // reconcileDeleted tears down a spec that no longer exists: replicas
-// drain as in a scale to zero, then the load balancer goes.
-func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *specState, app, lbs []Container) (Result, error) {
+// drain as in a scale to zero, then the load balancer goes. Creates still
+// in flight are waited for: each completion enqueues the spec, and the pass
+// it brings removes the replica it made, so the spec is forgotten (and its
+// load balancer removed) only once nothing is in flight.
+func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *specState, app, lbs []Container, inflight map[int]InFlight) (Result, error) {
 	log := logr.FromContextOrDiscard(ctx)
 	r.starts.forgetSpec(name)
-	if len(app) == 0 && len(lbs) == 0 {
+	if len(app) == 0 && len(lbs) == 0 && len(inflight) == 0 {
 		r.dropAgent(st)
 		r.mu.Lock()
 		delete(r.specs, name)
@@ -902,10 +798,10 @@ func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *spec
 	spec = spec.DeepCopy()
 	zero := int32(0)
 	spec.Spec.Replicas = &zero
-	plan := PlanReplicas(PlanInput{Spec: name, Observed: app, Draining: drainingSet(st)})
+	plan := PlanReplicas(PlanInput{Spec: name, Observed: app, Draining: drainingSet(st), InFlight: inflight})
 	var lb *Container
 	for i := range lbs {
-		if lbs[i].State == StateRunning {
+		if lbs[i].State == StateRunning && lbs[i].Labels[v1alpha1.LabelRole] == v1alpha1.RoleLB {
 			lb = &lbs[i]
 		}
 	}
@@ -920,6 +816,10 @@ func (r *Reconciler) reconcileDeleted(ctx context.Context, name string, st *spec
 	}
 	if wait > 0 {
 		return Result{RequeueAfter: wait}, nil
+	}
+	if len(plan.InFlight) > 0 {
+		// Their completions enqueue the spec; the poll is a fallback.
+		return Result{RequeueAfter: startingPoll}, nil
 	}
 	r.dropAgent(st)
 	r.removeAll(ctx, lbs, time.Second)

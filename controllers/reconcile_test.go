@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 const (
 	candidatePathForTest = nginx.CandidatePath
 	configPathForTest    = nginx.ConfigPath
+	peersPathForTest     = nginx.PeersPath
 )
 
 func sortStrings(s []string) { sort.Strings(s) }
@@ -61,9 +63,30 @@ func newHarness(t *testing.T, spec *v1alpha1.ScaleSpec) *harness {
 	return h
 }
 
+// reconcile runs one pass and waits for the creates and starts it
+// launched, then takes their results in as the pass their completion
+// brings would (an error of theirs is returned as the pass's): a test sees
+// a pass and its effect as one step. Tests of what happens while creates
+// are in flight call h.r.Reconcile themselves.
 func (h *harness) reconcile() (Result, error) {
 	h.t.Helper()
-	return h.r.Reconcile(context.Background(), "web")
+	return h.reconcileSpec("web")
+}
+
+// reconcileSpec is reconcile for spec name.
+func (h *harness) reconcileSpec(name string) (Result, error) {
+	h.t.Helper()
+	res, err := h.r.Reconcile(context.Background(), name)
+	h.r.WaitInFlight()
+	h.r.mu.Lock()
+	st, ok := h.r.specs[name]
+	h.r.mu.Unlock()
+	if ok {
+		if cerr := h.r.collect(name, st); err == nil {
+			err = cerr
+		}
+	}
+	return res, err
 }
 
 func (h *harness) mustReconcile() Result {
@@ -122,10 +145,17 @@ func TestReconcileCreatesLoadBalancerAndReplicasThenAddsHealthyOnes(t *testing.T
 
 func converge(h *harness) {
 	h.t.Helper()
-	for h.mustReconcile().Requeue { // the slow start's batches
+	desired := 0
+	for _, s := range h.specs.specs {
+		desired += int(*s.Spec.Replicas)
 	}
-	for _, n := range h.rt.names(v1alpha1.RoleApp) {
-		h.rt.set(n, StateRunning, HealthHealthy)
+	// The slow start's batches, each once the one before turned healthy.
+	for before := -1; before != len(h.rt.names(v1alpha1.RoleApp)) && len(h.rt.names(v1alpha1.RoleApp)) < desired; {
+		before = len(h.rt.names(v1alpha1.RoleApp))
+		h.mustReconcile()
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			h.rt.set(n, StateRunning, HealthHealthy)
+		}
 	}
 	h.mustReconcile()
 	h.rt.takeCalls()
@@ -134,26 +164,48 @@ func converge(h *harness) {
 func TestReconcileScalesUpInGrowingBatches(t *testing.T) {
 	h := newHarness(t, testSpec(20))
 	var batches []int
-	for pass := 0; pass < 5; pass++ {
+	for pass := 0; pass < 6; pass++ {
 		before := len(h.rt.names(v1alpha1.RoleApp))
 		res := h.mustReconcile()
+		if res.Requeue {
+			t.Errorf("pass %d asks to run again at once; the next batch waits for this one to turn ready", pass)
+		}
 		batches = append(batches, len(h.rt.names(v1alpha1.RoleApp))-before)
-		// The replicas created so far serve while the next batch is made.
-		if pass == 0 {
-			h.rt.set("web-1", StateRunning, HealthHealthy)
+		// Between passes, the replicas created so far turn healthy and
+		// serve while the next batch is made; on pass 1 only web-1 does.
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			if pass != 1 || n == "web-1" {
+				h.rt.set(n, StateRunning, HealthHealthy)
+			}
 		}
-		if !res.Requeue {
-			break
+	}
+	// 4; 8 (4 ready); 0 (1 ready, 11 not: max(4, 2) < 11); 8 (12 ready:
+	// the whole 24 would do, 8 are left); nothing left.
+	if fmt.Sprint(batches) != "[4 8 0 8 0 0]" {
+		t.Fatalf("replicas created per pass = %v, want [4 8 0 8 0 0]: at most max(4, 2*ready) not ready at once", batches)
+	}
+	if got := len(h.upstream()); got != 20 {
+		t.Errorf("upstream after the batches has %d replicas, want 20", got)
+	}
+}
+
+// TestReconcileNeverHealthyTemplateStaysSmall: a template that starts but
+// never turns healthy, scaled to 200, holds minCreateBatch containers
+// however many passes run, whether they stay starting or turn unhealthy.
+func TestReconcileNeverHealthyTemplateStaysSmall(t *testing.T) {
+	h := newHarness(t, testSpec(200))
+	for pass := 0; pass < 20; pass++ {
+		h.mustReconcile()
+		health := HealthStarting
+		if pass >= 10 {
+			health = HealthUnhealthy
+		}
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			h.rt.set(n, StateRunning, health)
 		}
 	}
-	if fmt.Sprint(batches) != "[4 8 8]" {
-		t.Fatalf("replicas created per pass = %v, want [4 8 8]: at least 4, else twice as many as exist", batches)
-	}
-	if got := strings.Join(h.upstream(), ","); got != "web-1" {
-		t.Errorf("upstream after the batches = %s, want web-1, healthy since the first pass", got)
-	}
-	if res := h.mustReconcile(); res.Requeue {
-		t.Error("nothing left to create, yet the pass asks to run again at once")
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != minCreateBatch {
+		t.Errorf("%d containers after 20 passes: %v; want %d", len(got), got, minCreateBatch)
 	}
 }
 
@@ -163,7 +215,7 @@ func TestReconcileReplacesACrashedReplicaAfterItLeavesTheUpstream(t *testing.T) 
 	h.rt.set("web-2", StateExited, HealthUnhealthy)
 	h.mustReconcile()
 	calls := strings.Join(h.rt.takeCalls(), "; ")
-	if calls != "reload; remove web-2; create web-2" {
+	if calls != "update peers; remove web-2; create web-2" {
 		t.Fatalf("calls = %q; the dead replica must leave the upstream first, then be replaced", calls)
 	}
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {
@@ -187,8 +239,8 @@ func TestReconcileKeepsAnUnhealthyReplicaUntilItsReplacementIsReady(t *testing.T
 	converge(h)
 	h.rt.set("web-2", StateRunning, HealthUnhealthy)
 	h.mustReconcile()
-	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; create web-4" {
-		t.Fatalf("calls = %q, want the upstream reloaded without web-2, then a replacement created", calls)
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "update peers; create web-4" {
+		t.Fatalf("calls = %q, want the upstream updated without web-2, then a replacement created", calls)
 	}
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3" {
 		t.Fatalf("upstream = %s", got)
@@ -199,7 +251,7 @@ func TestReconcileKeepsAnUnhealthyReplicaUntilItsReplacementIsReady(t *testing.T
 	}
 	h.rt.set("web-4", StateRunning, HealthHealthy)
 	h.mustReconcile()
-	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; remove web-2" {
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "update peers; remove web-2" {
 		t.Fatalf("calls = %q, want web-4 added, then web-2 removed", calls)
 	}
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-3,web-4" {
@@ -215,7 +267,7 @@ func TestReconcileLetsARecoveredReplicaRejoin(t *testing.T) {
 	h.rt.takeCalls()
 	h.rt.set("web-2", StateRunning, HealthHealthy) // passes a probe before web-4 is ready
 	h.mustReconcile()
-	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "reload; remove web-4" {
+	if calls := strings.Join(h.rt.takeCalls(), "; "); calls != "update peers; remove web-4" {
 		t.Fatalf("calls = %q, want web-2 back in the upstream and the unready web-4 removed", calls)
 	}
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2,web-3" {
@@ -223,14 +275,14 @@ func TestReconcileLetsARecoveredReplicaRejoin(t *testing.T) {
 	}
 }
 
-// Back-off holds replacements, but no longer the capacity: every unhealthy
+// Replacing unhealthy replicas never costs capacity: every unhealthy
 // replica stays, and rejoins the upstream if it recovers.
 func TestReconcileBackOffKeepsUnhealthyReplicas(t *testing.T) {
 	h := newHarness(t, testSpec(2))
 	converge(h)
 	h.rt.set("web-1", StateRunning, HealthUnhealthy)
 	h.rt.set("web-2", StateRunning, HealthUnhealthy)
-	h.mustReconcile() // two failures: the second replacement waits for back-off
+	h.mustReconcile() // both had been ready: both are replaced at once
 	calls := strings.Join(h.rt.takeCalls(), "; ")
 	if strings.Contains(calls, "remove") {
 		t.Fatalf("calls = %q; no unhealthy replica may be removed before a replacement is ready", calls)
@@ -244,22 +296,25 @@ func TestReconcileBackOffKeepsUnhealthyReplicas(t *testing.T) {
 }
 
 func TestReconcileBacksOffAReplicaThatKeepsCrashing(t *testing.T) {
-	h := newHarness(t, testSpec(1))
+	h := newHarness(t, testSpec(2))
 	converge(h)
-	h.rt.set("web-1", StateExited, "")
-	h.mustReconcile() // first crash: replaced at once
-	h.rt.set("web-1", StateExited, "")
+	h.rt.set("web-2", StateExited, "")
+	h.mustReconcile() // it had been ready: replaced at once
+	h.rt.set("web-2", StateExited, "")
+	h.now = h.now.Add(time.Second)
+	h.mustReconcile() // the first of the slot to fail before ready: replaced at once
+	h.rt.set("web-2", StateExited, "")
 	h.now = h.now.Add(time.Second)
 	res := h.mustReconcile()
-	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 0 {
-		t.Fatalf("second crash must wait for back-off, replicas = %v", got)
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 1 {
+		t.Fatalf("a second failure before ready must wait for back-off, replicas = %v", got)
 	}
 	if res.RequeueAfter <= 0 || res.RequeueAfter > crashBackoffBase {
 		t.Errorf("requeue after %v, want within the %v back-off", res.RequeueAfter, crashBackoffBase)
 	}
 	h.now = h.now.Add(crashBackoffBase)
 	h.mustReconcile()
-	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 1 {
+	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 2 {
 		t.Fatalf("after the back-off the replica must be replaced, replicas = %v", got)
 	}
 }
@@ -318,6 +373,8 @@ func TestReconcileKeepsTheRunningConfigWhenNginxRejectsTheNewOne(t *testing.T) {
 	converge(h)
 	one := int32(1)
 	spec.Spec.Replicas = &one
+	// Members alone change without nginx -t; a config change is checked.
+	spec.Spec.LoadBalancer.Algorithm = v1alpha1.AlgorithmRandom
 	h.rt.rejectConfig = true
 	_, err := h.reconcile()
 	if !errors.Is(err, ErrConfigRejected) {
@@ -348,11 +405,11 @@ func TestReconcileWaitsForDependencies(t *testing.T) {
 	if got := h.rt.names(v1alpha1.RoleApp); len(got) != 0 {
 		t.Fatalf("web must wait for redis, created %v", got)
 	}
-	if _, err := h.r.Reconcile(context.Background(), "redis"); err != nil {
+	if _, err := h.reconcileSpec("redis"); err != nil {
 		t.Fatal(err)
 	}
 	h.rt.set("redis-1", StateRunning, HealthHealthy)
-	if _, err := h.r.Reconcile(context.Background(), "redis"); err != nil {
+	if _, err := h.reconcileSpec("redis"); err != nil {
 		t.Fatal(err)
 	}
 	h.mustReconcile()
@@ -375,6 +432,60 @@ func TestReconcileAdoptsRunningReplicasWithoutRestarting(t *testing.T) {
 	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2" {
 		t.Errorf("upstream = %s", got)
 	}
+}
+
+// TestRestartKeepsStartingReplicasInTheUpstream: replicas that passed a
+// start probe serve while Docker still calls them starting. A restarted
+// scalerd, which has no memory of those probes, must keep them in the
+// upstream it finds nginx running, not empty it (13 requests got 503 in
+// TestChaosBrokenSpecRestart when it did), and must not reload nginx for a
+// config it already runs.
+func TestRestartKeepsStartingReplicasInTheUpstream(t *testing.T) {
+	h := newHarness(t, testSpec(3))
+	converge(h)
+	for _, n := range h.rt.names(v1alpha1.RoleApp) {
+		h.rt.set(n, StateRunning, HealthStarting) // as Docker saw them
+	}
+	h.rt.set("web-3", StateExited, HealthNone) // died while scalerd was down
+	h.rt.takeCalls()
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.r.Now = func() time.Time { return h.now }
+	h.mustReconcile()
+	if got := strings.Join(h.upstream(), ","); got != "web-1,web-2" {
+		t.Errorf("upstream after restart = %s, want web-1,web-2 (the dead web-3 out, the starting ones kept)", got)
+	}
+	calls := h.rt.takeCalls()
+	if reloads, updates := countCalls(calls, "reload"), countCalls(calls, "update peers"); reloads != 0 || updates != 1 {
+		t.Errorf("%d reloads and %d peers updates, want 0 and 1 (for web-3 leaving)", reloads, updates)
+	}
+
+	// Nothing left the upstream: a restart reloads nothing.
+	h.r = NewReconciler(h.rt, h.specs, logr.Discard(), NewRecorder(100), nil)
+	h.r.Now = func() time.Time { return h.now }
+	h.mustReconcile()
+	if got := strings.Join(h.upstream(), ","); !strings.HasPrefix(got, "web-1,web-2") {
+		t.Errorf("upstream after second restart = %s", got)
+	}
+	calls = h.rt.takeCalls()
+	if reloads, updates := countCalls(calls, "reload"), countCalls(calls, "update peers"); reloads != 0 || updates != 0 {
+		t.Errorf("%d reloads and %d peers updates on a restart that changes nothing, want 0", reloads, updates)
+	}
+	// Docker's own verdict rules once it arrives.
+	h.rt.set("web-1", StateRunning, HealthUnhealthy)
+	h.mustReconcile()
+	if got := h.upstream(); slices.Contains(got, "web-1") {
+		t.Errorf("upstream = %v: an unhealthy replica stays out whatever a predecessor probed", got)
+	}
+}
+
+func countCalls(calls []string, want string) int {
+	n := 0
+	for _, c := range calls {
+		if c == want {
+			n++
+		}
+	}
+	return n
 }
 
 func TestReconcileDeletedSpecDrainsThenRemovesEverything(t *testing.T) {
@@ -420,6 +531,17 @@ func TestReconcileLeavesABrokenSpecsContainersAlone(t *testing.T) {
 	st, _ := h.r.Status("web")
 	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionSpecValid); c == nil || c.Status != v1alpha1.ConditionFalse || !strings.Contains(c.Message, "spec.replicas") {
 		t.Errorf("SpecValid = %+v", c)
+	}
+	// The user sees it in `scalectl events`, once, not only in the log.
+	h.mustReconcile()
+	var invalid []v1alpha1.Event
+	for _, e := range h.r.Events.List("web") {
+		if e.Reason == ReasonSpecInvalid {
+			invalid = append(invalid, e)
+		}
+	}
+	if len(invalid) != 1 || invalid[0].Count != 1 || !strings.Contains(invalid[0].Message, "spec.replicas") {
+		t.Errorf("SpecInvalid events = %+v, want one naming the error", invalid)
 	}
 }
 

@@ -8,6 +8,13 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
+// ReadOnlyTmpOptions mount the tmpfs on /tmp of a replica whose root is
+// read-only: what Docker's --tmpfs gives (noexec, nosuid, nodev) plus
+// mode 1777, which every user of the image needs on /tmp, and a size bound,
+// since tmpfs pages count against the replica's memory limit but nothing
+// else would stop a runaway writer before the OOM killer does.
+const ReadOnlyTmpOptions = "rw,noexec,nosuid,nodev,size=64m,mode=1777"
+
 // ReplicaContainerSpec turns a defaulted spec's template into the
 // container of replica number index. Replicas get the spec name as their
 // network alias, Docker limits from resources, the health check as the
@@ -34,6 +41,26 @@ func ReplicaContainerSpec(spec *v1alpha1.ScaleSpec, hash string, revision int64,
 	}
 	if t.StopGracePeriod != nil {
 		cs.StopTimeout = t.StopGracePeriod.Duration
+	}
+	if t.PidsLimit != nil {
+		cs.PidsLimit = *t.PidsLimit
+	}
+	if t.ReadOnlyRootFilesystem != nil && *t.ReadOnlyRootFilesystem {
+		cs.ReadOnlyRootfs = true
+		cs.Tmpfs = map[string]string{"/tmp": ReadOnlyTmpOptions}
+	}
+	for _, v := range t.Volumes {
+		// The spec's own labels, no template hash: a volume outlives
+		// every replica and template that mounts it.
+		cs.Volumes = append(cs.Volumes, VolumeMount{
+			Name:   v1alpha1.VolumeName(name, v.Name),
+			Target: v.MountPath,
+			Labels: map[string]string{
+				v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue,
+				v1alpha1.LabelSpec:      name,
+				v1alpha1.LabelVolume:    v.Name,
+			},
+		})
 	}
 	if revision > 0 {
 		cs.Labels[v1alpha1.LabelRevision] = strconv.FormatInt(revision, 10)

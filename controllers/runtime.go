@@ -15,6 +15,9 @@ var (
 	// ErrConflict means the name is taken, typically by a container a previous
 	// reconcile created; the controller re-lists instead of failing.
 	ErrConflict = errors.New("conflict")
+	// ErrImageNotFound means a container could not be created because its
+	// image is not on the Engine (scaler pulls from no registry).
+	ErrImageNotFound = errors.New("image not found")
 )
 
 // Runtime is what the controller needs from a container engine. The Docker
@@ -35,6 +38,13 @@ type Runtime interface {
 	StopContainer(ctx context.Context, id string, grace time.Duration) error
 	// RemoveContainer force-removes a container; a missing one is no error.
 	RemoveContainer(ctx context.Context, id string) error
+	// RenameContainer renames a container; a name that is taken wraps
+	// ErrConflict.
+	RenameContainer(ctx context.Context, id, name string) error
+	// ImageExists reports whether an image is present on the Engine (nothing
+	// is ever pulled), so that a load balancer's new image is known to be
+	// there before the old load balancer stops.
+	ImageExists(ctx context.Context, ref string) (bool, error)
 	// CopyFile writes one file into a container (created or running), making
 	// its parent directories.
 	CopyFile(ctx context.Context, id, path string, content []byte) error
@@ -48,10 +58,21 @@ type Runtime interface {
 	// Events streams container events until ctx ends or the stream breaks;
 	// the error channel then receives one error (nil when ctx ended).
 	Events(ctx context.Context) (<-chan Event, <-chan error)
+	// LastProbe returns the newest health-check result the Engine kept for
+	// a container, so that a replica that does not turn ready can say why;
+	// ErrNotFound when there is none yet.
+	LastProbe(ctx context.Context, id string) (ProbeResult, error)
 	// Stats samples one container's CPU and memory use.
 	Stats(ctx context.Context, id string) (Stats, error)
 	// Capabilities reports what the connected Engine supports.
 	Capabilities() Capabilities
+}
+
+// ProbeResult is one health-check run of a container.
+type ProbeResult struct {
+	ExitCode int
+	Output   string
+	End      time.Time
 }
 
 // Session is a process started in a container by OpenSession: writes go
@@ -116,11 +137,26 @@ type ContainerSpec struct {
 	Network string
 	// Aliases are DNS names of the container on Network.
 	Aliases []string
+	// Hostname, if set, is the container's hostname; otherwise its name is
+	// (when it is a valid host name). A load balancer created under another
+	// name beside the one it replaces still calls itself NAME-lb.
+	Hostname string
 
 	NanoCPUs            int64
 	CPUReservationNanos int64 // mapped to CPU shares relative to 1024 per CPU
 	MemoryBytes         int64
 	MemoryReservation   int64
+	// PidsLimit caps the container's processes and threads; 0 leaves the
+	// Engine's default (none).
+	PidsLimit int64
+	// ReadOnlyRootfs mounts the image's file system read-only; Tmpfs then
+	// gives the app its writable places.
+	ReadOnlyRootfs bool
+	// Tmpfs mounts a tmpfs at each path, with mount options ("size=64m").
+	Tmpfs map[string]string
+	// Volumes mounts named volumes, each created with its labels when the
+	// Engine has none of that name.
+	Volumes []VolumeMount
 
 	Health      *HealthConfig
 	StopTimeout time.Duration
@@ -134,6 +170,17 @@ type ContainerSpec struct {
 	CapAdd   []string
 	// User runs the container as this user when set.
 	User string
+}
+
+// VolumeMount is a named volume mounted into a container.
+type VolumeMount struct {
+	// Name is the Engine's volume name.
+	Name string
+	// Target is the path in the container.
+	Target string
+	// Labels are set on the volume when the Engine creates it; an
+	// existing volume keeps its own.
+	Labels map[string]string
 }
 
 // HealthConfig is a Docker health check.

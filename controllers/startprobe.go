@@ -41,7 +41,11 @@ type startProber struct {
 	log     logr.Logger
 	// ready is called, outside any lock, when a replica of spec passed.
 	ready func(spec string)
-	slots chan struct{}
+	// passed, if set, is called with the ID of each replica that passed,
+	// outside any lock: crash-loop back-off must know it had been ready
+	// even if it dies before a reconcile sees the pass.
+	passed func(id string)
+	slots  chan struct{}
 
 	mu      sync.Mutex
 	probes  map[string]*startProbe   // by container ID
@@ -106,7 +110,14 @@ func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []stri
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if p.probe(ctx, spec, id, cmd, timeout) {
+		passed, gone := p.probe(ctx, spec, id, cmd, timeout)
+		if gone {
+			// The container stopped or was removed: no probe can run in it
+			// again, and the next pass forgets it. Probing on would exec
+			// into it every start interval until its window ended.
+			return
+		}
+		if passed {
 			p.mu.Lock()
 			probe, ok := p.probes[id]
 			if ok {
@@ -115,6 +126,9 @@ func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []stri
 			p.mu.Unlock()
 			if ok {
 				p.log.V(1).Info("start probe passed", "spec", spec, "replica", name)
+				if p.passed != nil {
+					p.passed(id)
+				}
 				p.ready(spec)
 			}
 			return
@@ -128,8 +142,9 @@ func (p *startProber) run(ctx context.Context, spec, id, name string, cmd []stri
 }
 
 // probe runs the health command once, in one of spec's slots and one of
-// all, and reports whether it passed.
-func (p *startProber) probe(ctx context.Context, spec, id string, cmd []string, timeout time.Duration) bool {
+// all, and reports whether it passed, and whether the container is gone
+// (not running, or removed: the Engine answers conflict or not found).
+func (p *startProber) probe(ctx context.Context, spec, id string, cmd []string, timeout time.Duration) (passed, gone bool) {
 	p.mu.Lock()
 	share, ok := p.perSpec[spec]
 	if !ok {
@@ -142,7 +157,7 @@ func (p *startProber) probe(ctx context.Context, spec, id string, cmd []string, 
 		case slots <- struct{}{}:
 			defer func() { <-slots }()
 		case <-ctx.Done():
-			return false
+			return false, false
 		}
 	}
 	if timeout > 0 {
@@ -151,10 +166,13 @@ func (p *startProber) probe(ctx context.Context, spec, id string, cmd []string, 
 		defer cancel()
 	}
 	res, err := p.runtime.Exec(ctx, id, cmd)
+	if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+		return false, true
+	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		p.log.V(1).Info("start probe could not run", "container", id, "error", err.Error())
 	}
-	return err == nil && res.ExitCode == 0
+	return err == nil && res.ExitCode == 0, false
 }
 
 // mark marks the starting replicas in cs that passed a start probe as
@@ -169,6 +187,26 @@ func (p *startProber) mark(cs []Container) {
 	for i := range cs {
 		if probe, ok := p.probes[cs[i].ID]; ok && probe.passed && cs[i].State == StateRunning && cs[i].Health == HealthStarting {
 			cs[i].Health = HealthHealthy
+		}
+	}
+}
+
+// inherit counts the replicas ids of spec as having passed a start
+// probe: a restarted scalerd found them in the upstream its predecessor
+// gave the load balancer, which only a passed probe (or Docker's
+// "healthy") puts there. Without this, replicas that Docker still called
+// starting left the upstream at the restart until probed again, and
+// requests got 503 from an empty upstream. As with a probe that passed,
+// Docker's own verdict rules once it arrives.
+func (p *startProber) inherit(spec string, ids []string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := p.probes[id]; !ok {
+			p.probes[id] = &startProbe{spec: spec, passed: true, cancel: func() {}}
 		}
 	}
 }

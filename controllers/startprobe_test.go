@@ -25,6 +25,8 @@ type probeRuntime struct {
 	hold     chan struct{}
 	// holds, if set, picks the containers whose probes hold; nil: all.
 	holds func(id string) bool
+	// gone are containers that stopped: exec fails as the Engine's does.
+	gone map[string]bool
 }
 
 func newProbeRuntime() *probeRuntime {
@@ -54,6 +56,9 @@ func (p *probeRuntime) Exec(ctx context.Context, id string, cmd []string) (ExecR
 			return ExecResult{}, ctx.Err()
 		}
 	}
+	if p.gone[id] {
+		return ExecResult{}, fmt.Errorf("container %s is not running: %w", id, ErrConflict)
+	}
 	if n <= p.failures[id] {
 		return ExecResult{ExitCode: 1, Output: "not yet"}, nil
 	}
@@ -79,6 +84,8 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	rt.failures["a"] = 2
 	readied := make(chan string, 1)
 	p := newStartProber(rt, logr.Discard(), func(spec string) { readied <- spec })
+	seen := newEventView()
+	p.passed = seen.noteHealthy
 	hc := testHealthCheck()
 	hc.StartInterval = &v1alpha1.Duration{Duration: 10 * time.Millisecond}
 	now := time.Now()
@@ -98,6 +105,9 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	}
 	if n := rt.probeCount("a"); n != 3 {
 		t.Errorf("probes = %d, want 3 (two failures, then a pass)", n)
+	}
+	if !seen.wasHealthy("a") {
+		t.Error("a replica that passed its start probe is not remembered as healthy (crash-loop back-off needs it)")
 	}
 
 	app = []Container{startingReplica("a", now)}
@@ -120,6 +130,21 @@ func TestStartProbeMarksAReplicaHealthyOnceAProbePasses(t *testing.T) {
 	}
 	if len(p.probes) != 0 {
 		t.Errorf("probes left after Docker's verdict: %v", p.probes)
+	}
+}
+
+// TestStartProbeStopsWhenItsContainerIsGone: a replica that died while
+// starting is not exec'ed into every start interval until its window ends.
+func TestStartProbeStopsWhenItsContainerIsGone(t *testing.T) {
+	rt := newProbeRuntime()
+	rt.gone = map[string]bool{"dead": true}
+	p := newStartProber(rt, logr.Discard(), func(string) {})
+	hc := testHealthCheck()
+	hc.StartInterval = &v1alpha1.Duration{Duration: 5 * time.Millisecond}
+	p.overlay(context.Background(), "web", hc, []Container{startingReplica("dead", time.Now())})
+	time.Sleep(200 * time.Millisecond) // 40 start intervals
+	if n := rt.probeCount("dead"); n != 1 {
+		t.Errorf("%d probes of a container that is not running, want 1", n)
 	}
 }
 

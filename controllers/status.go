@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"sort"
 
 	"time"
 
@@ -85,4 +86,18 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 		st.changedAt = time.Time{}
 	}
 	r.Metrics.setReplicas(name, want, ready, updated, int32(len(st.appliedUpstream)))
+}
+
+// Known lists the specs the reconciler holds a status for, sorted: those
+// in force, and those whose containers it keeps while a file that may
+// define them cannot be read, which the spec source alone does not name.
+func (r *Reconciler) Known() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.specs))
+	for name := range r.specs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }

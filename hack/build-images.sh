@@ -4,8 +4,9 @@
 #   demoapp:dev        FROM scratch + the static demoapp binary built here
 #   scaler-nginx:dev   nginx from Debian's packages (debootstrap, docker import)
 #   scaler-redis:dev   redis-server from Debian's packages (idem)
+#   scalerd:dev        FROM scratch + the static scalerd and scalectl
 #
-# usage: hack/build-images.sh [demoapp|nginx|redis ...]   (default: all three)
+# usage: hack/build-images.sh [demoapp|nginx|redis|scalerd ...]   (default: all four)
 #
 # Each image carries the label scaler.dev/input-hash, a hash of everything it
 # is built from; an image whose label matches is left alone, so a second run
@@ -85,6 +86,26 @@ build_demoapp() {
 	log "built $image"
 }
 
+# build_scalerd: scalerd:dev, as demoapp:dev: the hash covers the two
+# binaries, so the image changes only when scalerd's or scalectl's code does.
+build_scalerd() {
+	local image=scalerd:dev
+	local context=$CACHE/scalerd
+	mkdir -p "$context"
+	(cd "$SCALER_ROOT" && CGO_ENABLED=0 GOOS=linux go build -trimpath -buildvcs=false -ldflags='-s -w' \
+		-o "$context/" ./cmd/scalerd ./cmd/scalectl)
+	cp "$SCALER_ROOT/hack/images/scalerd/Dockerfile" "$context/Dockerfile"
+	local hash
+	hash=$(scaler::hash hack/build-images.sh hack/images/scalerd/Dockerfile .cache/images/scalerd/scalerd .cache/images/scalerd/scalectl)
+	if up_to_date "$image" "$hash"; then
+		log "$image is up to date"
+		return
+	fi
+	log "building $image"
+	docker_build "$image" "$hash" "$context"
+	log "built $image"
+}
+
 # build_debian NAME: scaler-NAME:dev from its cached root fs tarball (made
 # when missing) and hack/images/NAME (Dockerfile and the files it copies).
 build_debian() {
@@ -110,6 +131,7 @@ build_debian() {
 
 	if [[ ! -f $tarball ]]; then
 		rm -f "$CACHE/$name"-rootfs-*.tar # an outdated root fs
+		"$SCALER_ROOT/hack/ensure-debootstrap.sh" # installs it as root, else says what to run
 		SCALER_ELAPSED=$SECONDS "$SCALER_ROOT/hack/debian-rootfs.sh" "$SUITE" "$name" "$tarball"
 	else
 		log "reusing the $name root fs $(basename "$tarball")"
@@ -132,14 +154,15 @@ main() {
 	flock 9
 
 	local targets=("$@")
-	[[ ${#targets[@]} -gt 0 ]] || targets=(demoapp nginx redis)
+	[[ ${#targets[@]} -gt 0 ]] || targets=(demoapp nginx redis scalerd)
 	local target
 	for target in "${targets[@]}"; do
 		case $target in
 		demoapp) build_demoapp ;;
+		scalerd) build_scalerd ;;
 		nginx | redis) build_debian "$target" ;;
 		*)
-			echo "usage: hack/build-images.sh [demoapp|nginx|redis ...]" >&2
+			echo "usage: hack/build-images.sh [demoapp|nginx|redis|scalerd ...]" >&2
 			exit 2
 			;;
 		esac

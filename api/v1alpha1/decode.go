@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"regexp"
 	"sort"
@@ -33,14 +34,31 @@ type Document struct {
 	// Err is an ErrorList of every problem of the document: YAML syntax,
 	// unknown fields, values of the wrong type, invalid values.
 	Err error
+	// NameUnknown is set when a YAML syntax error comes before
+	// metadata.name: the document may define any spec, so no spec may be
+	// taken as deleted because of what it seems to lack.
+	NameUnknown bool
 
 	// partial is what decoding made of the document, errors or not.
 	partial *ScaleSpec
 }
 
+// MaxFileSize is the most a spec file, or one apply, may have. scalerd and
+// scalectl both refuse larger ones before reading them: a spec file is a
+// few kilobytes.
+const MaxFileSize = 4 << 20
+
 // maxNodes bounds the work one document may cause. Aliases can make a small
 // file expand into a large tree; a real spec has a few hundred nodes.
 const maxNodes = 100000
+
+// maxDecodedBytes bounds the text of the scalars a document decodes to,
+// each alias counted every time it is used. Without aliases a document
+// decodes to less than its file, so a file within MaxFileSize never meets
+// the bound; with them a small file could expand into gigabytes (a 1 MB
+// string used 300 times), which hashing and comparing the spec would then
+// copy on every reconcile.
+const maxDecodedBytes = MaxFileSize
 
 // LoadDocuments reads a spec file the way scalerd and scalectl both do:
 // it splits it into YAML documents, decodes each one strictly, defaults it
@@ -181,18 +199,32 @@ func splitDocuments(data []byte) []chunk {
 }
 
 // lineEnd finds the end of the line starting at off and the start of the
-// next. YAML breaks lines at "\n", "\r\n" and a lone "\r", and so must we,
-// or line numbers would disagree with the parser's.
+// next. YAML breaks lines at "\n", "\r\n", a lone "\r", and at the
+// Unicode breaks NEL (U+0085), LS (U+2028) and PS (U+2029), as yaml.v3
+// does; so must we, or line numbers would disagree with the parser's. The
+// lead bytes of those runes never occur inside another rune of valid
+// UTF-8, and the parser refuses invalid UTF-8.
 func lineEnd(data []byte, off int) (end, next int) {
-	i := bytes.IndexAny(data[off:], "\r\n")
-	if i < 0 {
-		return len(data), len(data)
+	for i := off; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			return i, i + 1
+		case '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				return i, i + 2
+			}
+			return i, i + 1
+		case 0xC2: // NEL is C2 85
+			if i+1 < len(data) && data[i+1] == 0x85 {
+				return i, i + 2
+			}
+		case 0xE2: // LS is E2 80 A8, PS is E2 80 A9
+			if i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9) {
+				return i, i + 3
+			}
+		}
 	}
-	end = off + i
-	if data[end] == '\r' && end+1 < len(data) && data[end+1] == '\n' {
-		return end, end + 2
-	}
-	return end, end + 1
+	return len(data), len(data)
 }
 
 func isMarker(line []byte, marker string) bool {
@@ -210,7 +242,8 @@ var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func parseChunk(filename string, data []byte, c chunk) []Document {
 	text := data[c.start:c.end]
-	dec := yaml.NewDecoder(bytes.NewReader(text))
+	in := &lineReader{data: text}
+	dec := yaml.NewDecoder(in)
 	var docs []Document
 	for {
 		var node yaml.Node
@@ -219,7 +252,7 @@ func parseChunk(filename string, data []byte, c chunk) []Document {
 			return docs
 		}
 		if err != nil {
-			docs = append(docs, brokenDocument(filename, text, c, err))
+			docs = append(docs, brokenDocument(filename, text, c, err, in.off))
 			return docs
 		}
 		if node.Kind != yaml.DocumentNode || len(node.Content) == 0 || isNull(node.Content[0]) {
@@ -233,10 +266,32 @@ func parseChunk(filename string, data []byte, c chunk) []Document {
 	}
 }
 
+// lineReader gives the YAML parser its input one line per Read. The parser
+// reads only as far as it needs, so when it fails, how far it had read
+// bounds where the problem is: locateSyntaxError starts there.
+type lineReader struct {
+	data []byte
+	off  int // bytes handed out
+	next int // start of the line after the one being handed out
+}
+
+func (r *lineReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	if r.off >= r.next {
+		_, r.next = lineEnd(r.data, r.off)
+	}
+	n := copy(p, r.data[r.off:r.next])
+	r.off += n
+	return n, nil
+}
+
 // brokenDocument describes a chunk with a YAML syntax error. It names the
 // line of the problem and still reads metadata.name from the lines before
-// it, so that the error can be attributed to the spec being edited.
-func brokenDocument(filename string, text []byte, c chunk, err error) Document {
+// it, so that the error can be attributed to the spec being edited. read is
+// how many bytes of text the parser had read when it failed.
+func brokenDocument(filename string, text []byte, c chunk, err error, read int) Document {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil {
@@ -247,10 +302,11 @@ func brokenDocument(filename string, text []byte, c chunk, err error) Document {
 	doc := Document{Line: max(c.contentLine, c.line), Start: c.start, End: c.end}
 	if line > 0 {
 		var prefix []byte
-		line, prefix = locateSyntaxError(text, line, msg)
+		line, prefix = locateSyntaxError(text, line, msg, read)
 		doc.Name = nameIn(prefix)
 		line += c.line - 1
 	}
+	doc.NameUnknown = doc.Name == ""
 	doc.Err = ErrorList{{File: filename, Line: line, Message: "YAML syntax error: " + msg}}
 	return doc
 }
@@ -286,37 +342,79 @@ func syntaxCheck(text []byte) error {
 	}
 }
 
-// maxLocateLines bounds the quadratic search of locateSyntaxError.
-const maxLocateLines = 1000
+// maxLocateProbes bounds the parses locateSyntaxError may run, so that
+// locating an error costs a few parses of the text whatever its size.
+const maxLocateProbes = 4
 
 // locateSyntaxError finds the line a syntax error is really on. yaml.v3
 // reports the line where the enclosing block began (for a mis-indented key,
-// the "spec:" above it), which sends the user to the wrong place. The first
-// prefix of the text that fails with the same message ends on the line that
-// broke it. It returns that line and the text before it.
-func locateSyntaxError(text []byte, reported int, msg string) (int, []byte) {
-	var ends []int
-	for off := 0; off < len(text); {
-		_, off = lineEnd(text, off)
-		ends = append(ends, off)
-	}
-	if len(ends) > maxLocateLines || reported > len(ends) {
+// the "spec:" above it), which sends the user to the wrong place. The
+// shortest prefix of the text that fails with the same message ends on the
+// line that broke it. The parser had read up to byte read when it failed,
+// so that prefix ends on the last line read or, because the parser looks a
+// little ahead, a line or two before: the search goes back from there, one
+// parse a line, and stops at the first prefix that parses, or after
+// maxLocateProbes. It returns the line and the text before it.
+func locateSyntaxError(text []byte, reported int, msg string, read int) (int, []byte) {
+	read = min(max(read, 1), len(text))
+	last := lineOf(text, read-1)
+	if reported > last {
 		return reported, nil
 	}
-	for line := reported; line <= len(ends); line++ {
-		err := syntaxCheck(text[:ends[line-1]])
-		if err == nil {
-			continue
-		}
-		if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
-			start := 0
-			if line > 1 {
-				start = ends[line-2]
-			}
-			return line, text[:start]
-		}
+	// The error may lie on the line reported (an unclosed quote, which
+	// the parser reads to the end of the text).
+	if start := lineStart(text, reported); failsWith(text[:lineNext(text, start)], msg) {
+		return reported, text[:start]
 	}
-	return reported, nil
+	found, foundStart := 0, 0
+	for line, probes := last, 0; line > reported && probes < maxLocateProbes; line, probes = line-1, probes+1 {
+		start := lineStart(text, line)
+		if !failsWith(text[:lineNext(text, start)], msg) {
+			break
+		}
+		found, foundStart = line, start
+	}
+	if found == 0 {
+		return reported, nil
+	}
+	return found, text[:foundStart]
+}
+
+func lineNext(text []byte, start int) int {
+	_, next := lineEnd(text, start)
+	return next
+}
+
+// failsWith reports whether text fails to parse with the message msg.
+func failsWith(text []byte, msg string) bool {
+	err := syntaxCheck(text)
+	if err == nil {
+		return false
+	}
+	m := yamlLineError.FindStringSubmatch(err.Error())
+	return m != nil && m[2] == msg
+}
+
+// lineOf returns the line, counted from 1, of byte off of text.
+func lineOf(text []byte, off int) int {
+	line := 1
+	for o := 0; o <= off && o < len(text); line++ {
+		_, next := lineEnd(text, o)
+		if next > off {
+			return line
+		}
+		o = next
+	}
+	return line
+}
+
+// lineStart returns the offset of line n, counted from 1, of text.
+func lineStart(text []byte, n int) int {
+	off := 0
+	for line := 1; line < n && off < len(text); line++ {
+		_, off = lineEnd(text, off)
+	}
+	return off
 }
 
 // decodeNode decodes one document's root node into a ScaleSpec. Like the
@@ -328,6 +426,7 @@ func decodeNode(filename string, lineOffset int, root *yaml.Node) (*ScaleSpec, e
 		lineOffset: lineOffset,
 		lines:      map[string]int{},
 		budget:     maxNodes,
+		bytes:      maxDecodedBytes,
 		expanding:  map[*yaml.Node]bool{},
 	}
 	// A document of another kind would drown in unknown-field errors; say
@@ -359,7 +458,8 @@ type decoder struct {
 	lineOffset int
 	errs       ErrorList
 	lines      map[string]int // field path → line, for validation errors
-	budget     int
+	budget     int            // nodes left
+	bytes      int            // scalar bytes left
 	// expanding holds the anchored nodes being decoded, to catch an alias
 	// that refers to its own ancestor.
 	expanding map[*yaml.Node]bool
@@ -402,11 +502,28 @@ func (d *decoder) spend(n *yaml.Node, path string) bool {
 	return d.budget >= 0
 }
 
+// spendBytes counts a scalar's text against the byte budget, like spend.
+func (d *decoder) spendBytes(n *yaml.Node, path string) bool {
+	if d.budget < 0 {
+		return false
+	}
+	d.bytes -= len(n.Value)
+	if d.bytes < 0 {
+		d.failf(n, path, "the document decodes to more than %d bytes of values (aliases count each time they are used); write the values out, or use fewer aliases", maxDecodedBytes)
+		d.budget = -2 // stop decoding, and report no more
+		return false
+	}
+	return true
+}
+
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if !d.spend(n, path) {
 		return
 	}
 	if n = d.deref(n, path); n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && !d.spendBytes(n, path) {
 		return
 	}
 	if n.Anchor != "" {
@@ -453,6 +570,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		d.decodeInt(n, v, path)
+	case reflect.Bool:
+		d.decodeBool(n, v, path)
+	case reflect.Float64:
+		d.decodeFloat(n, v, path)
 	default:
 		// Only the types of this package reach here; a new field kind needs
 		// a case above.
@@ -478,6 +599,35 @@ func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(i)
+}
+
+// decodeFloat takes an integer or a finite decimal number; ".inf" and
+// ".nan" are numbers to YAML but never a sensible value.
+func (d *decoder) decodeFloat(n *yaml.Node, v reflect.Value, path string) {
+	var f float64
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || n.Decode(&f) != nil ||
+		math.IsInf(f, 0) || math.IsNaN(f) {
+		hint := ""
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+			if _, err := strconv.ParseFloat(strings.TrimSpace(n.Value), 64); err == nil {
+				hint = "; write it without quotes"
+			}
+		}
+		d.failf(n, path, "expected a number like 100 or 0.5, got %s%s", describeNode(n), hint)
+		return
+	}
+	v.SetFloat(f)
+}
+
+// decodeBool takes YAML 1.2's true and false only: "yes", "on" and a
+// quoted "true" are strings, and taking them as booleans would guess.
+func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+		d.failf(n, path, "expected true or false, got %s", describeNode(n))
+		return
+	}
+	v.SetBool(b)
 }
 
 // decodeUnmarshaler hands a scalar to the type's UnmarshalJSON, so that
@@ -748,6 +898,10 @@ func describeType(t reflect.Type) string {
 		return "a list"
 	case reflect.String:
 		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float64:
+		return "a number"
 	default:
 		return "an integer"
 	}

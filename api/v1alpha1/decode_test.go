@@ -47,11 +47,11 @@ spec:
 		{"unknown field", header + `spec:
   template: {image: demoapp:dev}
   colour: blue
-`, []string{`web.yaml:7: spec.colour: unknown field; the fields here are replicas, dependsOn, network, template, strategy, loadBalancer, revisionHistoryLimit`}},
+`, []string{`web.yaml:7: spec.colour: unknown field; the fields here are replicas, dependsOn, network, template, strategy, loadBalancer, revisionHistoryLimit, autoscaling`}},
 		{"odd field name is quoted", header + `spec:
   template: {image: demoapp:dev}
   "my field": 1
-`, []string{`web.yaml:7: spec["my field"]: unknown field; the fields here are replicas, dependsOn, network, template, strategy, loadBalancer, revisionHistoryLimit`}},
+`, []string{`web.yaml:7: spec["my field"]: unknown field; the fields here are replicas, dependsOn, network, template, strategy, loadBalancer, revisionHistoryLimit, autoscaling`}},
 		{"field set twice", header + `spec:
   replicas: 1
   template: {image: demoapp:dev}
@@ -156,7 +156,7 @@ spec: {template: {image: demoapp:dev}}
   template: {image: demoapp:dev}
 status:
   ready: 3
-`, []string{`web.yaml:8: status.ready: unknown field; the fields here are observedGeneration, replicas, readyReplicas, updatedReplicas, updatedReadyReplicas, upstream, currentRevision, backoff, conditions`}},
+`, []string{`web.yaml:8: status.ready: unknown field; the fields here are observedGeneration, replicas, readyReplicas, updatedReplicas, updatedReadyReplicas, upstream, currentRevision, backoff, autoscaling, conditions`}},
 		{"key that is not a string", header + `spec:
   template: {image: demoapp:dev}
   ? [a, b]

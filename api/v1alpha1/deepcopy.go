@@ -36,9 +36,12 @@ func (spec *Spec) DeepCopy() *Spec {
 		lbCopy := *lb
 		lbCopy.MaxFails = copyPtr(lb.MaxFails)
 		lbCopy.FailTimeout = copyPtr(lb.FailTimeout)
+		lbCopy.StatusPage = copyPtr(lb.StatusPage)
+		lbCopy.UpstreamHeader = copyPtr(lb.UpstreamHeader)
 		out.LoadBalancer = &lbCopy
 	}
 	out.RevisionHistoryLimit = copyPtr(spec.RevisionHistoryLimit)
+	out.Autoscaling = spec.Autoscaling.DeepCopy()
 	return &out
 }
 
@@ -58,6 +61,9 @@ func (t *Template) DeepCopy() *Template {
 		}
 	}
 	out.StopGracePeriod = copyPtr(t.StopGracePeriod)
+	out.PidsLimit = copyPtr(t.PidsLimit)
+	out.ReadOnlyRootFilesystem = copyPtr(t.ReadOnlyRootFilesystem)
+	out.Volumes = slices.Clone(t.Volumes)
 	return &out
 }
 
@@ -66,7 +72,10 @@ func (st *Status) DeepCopy() *Status {
 	out := *st
 	out.Upstream = slices.Clone(st.Upstream)
 	out.Conditions = slices.Clone(st.Conditions)
-	out.Backoff = copyPtr(st.Backoff)
+	if st.Backoff != nil {
+		out.Backoff = &Backoff{Slots: slices.Clone(st.Backoff.Slots)}
+	}
+	out.Autoscaling = st.Autoscaling.DeepCopy()
 	return &out
 }
 

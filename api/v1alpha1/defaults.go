@@ -13,6 +13,14 @@ const (
 	DefaultRevisionHistoryLimit = 10
 
 	DefaultStopGracePeriod = 10 * time.Second
+	// DefaultPidsLimit bounds each replica's processes and threads, as
+	// podman does by default, so that a fork bomb in one replica cannot
+	// starve the host.
+	DefaultPidsLimit = 2048
+	// DefaultReadOnlyRootFilesystem is false, as in Kubernetes: most images
+	// write somewhere besides /tmp, and a replica that cannot start is a
+	// worse first experience than a writable root.
+	DefaultReadOnlyRootFilesystem = false
 
 	DefaultHealthInterval      = 2 * time.Second
 	DefaultHealthTimeout       = 1 * time.Second
@@ -32,6 +40,10 @@ const (
 	DefaultAlgorithm   = AlgorithmLeastConn
 	DefaultMaxFails    = 3
 	DefaultFailTimeout = 30 * time.Second
+	// DefaultStatusPage and DefaultUpstreamHeader keep what every load
+	// balancer served before the fields existed.
+	DefaultStatusPage     = true
+	DefaultUpstreamHeader = true
 )
 
 // Default fills in every field the user may leave out, so that the rest of
@@ -58,6 +70,9 @@ func (s *ScaleSpec) Default() {
 	if spec.LoadBalancer != nil {
 		spec.LoadBalancer.Default()
 	}
+	if spec.Autoscaling != nil {
+		spec.Autoscaling.Default()
+	}
 }
 
 // Default fills in the template's optional fields. Replicas are created
@@ -65,6 +80,12 @@ func (s *ScaleSpec) Default() {
 func (t *Template) Default() {
 	if t.StopGracePeriod == nil {
 		t.StopGracePeriod = &Duration{DefaultStopGracePeriod}
+	}
+	if t.PidsLimit == nil {
+		t.PidsLimit = ptr(int64(DefaultPidsLimit))
+	}
+	if t.ReadOnlyRootFilesystem == nil {
+		t.ReadOnlyRootFilesystem = ptr(DefaultReadOnlyRootFilesystem)
 	}
 	if hc := t.HealthCheck; hc != nil {
 		if hc.Interval == nil {
@@ -124,6 +145,12 @@ func (lb *LoadBalancer) Default() {
 	}
 	if lb.FailTimeout == nil {
 		lb.FailTimeout = &Duration{DefaultFailTimeout}
+	}
+	if lb.StatusPage == nil {
+		lb.StatusPage = ptr(DefaultStatusPage)
+	}
+	if lb.UpstreamHeader == nil {
+		lb.UpstreamHeader = ptr(DefaultUpstreamHeader)
 	}
 }
 

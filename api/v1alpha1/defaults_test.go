@@ -16,9 +16,9 @@ func TestDefault(t *testing.T) {
 	want := `{"replicas":1,"network":"scaler-net",` +
 		`"template":{"image":"demoapp:dev","resources":{"limits":{},"reservations":{}},` +
 		`"healthCheck":{"command":["true"],"interval":"2s","timeout":"1s","retries":3,"startPeriod":"10s","startInterval":"200ms"},` +
-		`"stopGracePeriod":"10s"},` +
+		`"stopGracePeriod":"10s","pidsLimit":2048,"readOnlyRootFilesystem":false},` +
 		`"strategy":{"maxSurge":1,"maxUnavailable":0,"drainTimeout":"5s","progressDeadline":"10m0s"},` +
-		`"loadBalancer":{"image":"scaler-nginx:dev","hostIP":"127.0.0.1","port":8080,"algorithm":"least_conn","maxFails":3,"failTimeout":"30s"},` +
+		`"loadBalancer":{"image":"scaler-nginx:dev","hostIP":"127.0.0.1","port":8080,"algorithm":"least_conn","maxFails":3,"failTimeout":"30s","statusPage":true,"upstreamHeader":true},` +
 		`"revisionHistoryLimit":10}`
 	if string(got) != want {
 		t.Fatalf("defaulted spec\ngot:  %s\nwant: %s", got, want)

@@ -60,8 +60,11 @@ status:
 		timer := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("input took over 10s: %q", data)) })
 		defer timer.Stop()
 		docs, err := LoadDocuments("fuzz.yaml", data)
-		// YAML breaks lines at \n, \r\n and a lone \r.
+		// YAML breaks lines at \n, \r\n, a lone \r, NEL, LS and PS.
 		lines := bytes.Count(data, []byte("\n")) + bytes.Count(data, []byte("\r")) - bytes.Count(data, []byte("\r\n")) + 1
+		for _, r := range []string{"\u0085", "\u2028", "\u2029"} {
+			lines += bytes.Count(data, []byte(r))
+		}
 		checkLines := func(err error) {
 			for _, e := range AsErrorList(err) {
 				if e.Line < 0 || e.Line > lines || e.Message == "" {

@@ -18,6 +18,9 @@ const (
 	// LabelConfigHash is the hash of the load balancer's container-level
 	// settings (image, address); a change recreates the nginx container.
 	LabelConfigHash = LabelPrefix + "config-hash"
+	// LabelVolume is a named volume's name within its spec
+	// (template.volumes[].name); the Docker volume is SPEC-NAME.
+	LabelVolume = LabelPrefix + "volume"
 
 	ManagedByValue = "scalerd"
 	RoleApp        = "app"

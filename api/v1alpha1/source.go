@@ -39,6 +39,13 @@ func (src Source) LineOf(path string) int {
 	return src.Line
 }
 
+// written reports whether the file wrote the field at path out; false for
+// a spec that was not decoded from a file.
+func (src Source) written(path string) bool {
+	_, ok := src.lines[path]
+	return ok
+}
+
 // locate stamps the file and line on errors that lack them.
 func (src Source) locate(errs ErrorList) {
 	if src.File == "" && src.Line == 0 {

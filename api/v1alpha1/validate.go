@@ -22,6 +22,25 @@ const maxNameLength = 63
 // minMemoryLimit is the smallest memory limit the Engine accepts.
 const minMemoryLimit = 6 << 20
 
+// Bounds on what a spec may ask for. They are far beyond what one Engine
+// host runs, so that a typo (replicas: 100000, interval: 2562047h) is an
+// error in the file instead of a daemon that creates containers until the
+// host gives out, or a duration that overflows at the Engine.
+const (
+	// MaxReplicas is the most replicas one spec may have.
+	MaxReplicas = 1000
+	// MaxDuration is the longest duration a spec may set.
+	MaxDuration = 24 * time.Hour
+	// MinPidsLimit leaves room for the app's process, a health probe and
+	// a `scalectl exec` beside it; below it a replica fails in ways that
+	// do not point at the limit (fork: Resource temporarily unavailable).
+	MinPidsLimit = 16
+	// MaxPidsLimit is the kernel's largest PID (PID_MAX_LIMIT on 64-bit):
+	// a higher cap could never be reached, so it is what "no limit" is
+	// written as.
+	MaxPidsLimit = 4194304
+)
+
 // Validate checks one spec on its own and returns every problem at once as
 // an ErrorList, or nil. Each error names its field path and what the field
 // allows; a spec decoded from a file also gets the file and line. Checks
@@ -49,7 +68,7 @@ func (s *ScaleSpec) Validate() error {
 	if msg := nameProblem(s.Metadata.Name); msg != "" {
 		errs.addf("metadata.name", "%s", msg)
 	}
-	s.Spec.validate(&errs, s.Metadata.Name)
+	s.Spec.validate(&errs, s.Metadata.Name, s.Source().written)
 	s.Source().locate(errs)
 	return errs.OrNil()
 }
@@ -67,9 +86,13 @@ func nameProblem(name string) string {
 	return ""
 }
 
-func (spec *Spec) validate(errs *ErrorList, self string) {
+// validate checks the spec; written reports whether the file wrote a field
+// out, to tell an explicit 0 from an omitted field.
+func (spec *Spec) validate(errs *ErrorList, self string, written func(path string) bool) {
 	if r := spec.Replicas; r != nil && *r < 0 {
 		errs.addf("spec.replicas", "%d is negative; use 0 or more", *r)
+	} else if r != nil && *r > MaxReplicas {
+		errs.addf("spec.replicas", "%d is more than %d, the most replicas scaler runs for one spec", *r, MaxReplicas)
 	}
 	firstDep := map[string]int{}
 	for i, dep := range spec.DependsOn {
@@ -95,25 +118,32 @@ func (spec *Spec) validate(errs *ErrorList, self string) {
 	case !networkName.MatchString(spec.Network):
 		errs.addf("spec.network", "%q is not a valid network name; use letters, digits, '_', '.' and '-', starting with a letter or digit", spec.Network)
 	}
-	spec.Template.validate(errs, "spec.template", spec.LoadBalancer != nil)
+	spec.Template.validate(errs, "spec.template", spec.LoadBalancer != nil, written)
 	spec.Strategy.validate(errs, "spec.strategy")
 	if spec.LoadBalancer != nil {
-		spec.LoadBalancer.validate(errs, "spec.loadBalancer")
+		spec.LoadBalancer.validate(errs, "spec.loadBalancer", written)
 	}
 	if r := spec.RevisionHistoryLimit; r != nil && *r < 0 {
 		errs.addf("spec.revisionHistoryLimit", "%d is negative; use 0 or more", *r)
 	}
+	if spec.Autoscaling != nil {
+		spec.Autoscaling.validate(errs, "spec.autoscaling", spec.LoadBalancer)
+	}
 }
 
-func (t *Template) validate(errs *ErrorList, path string, hasLoadBalancer bool) {
+func (t *Template) validate(errs *ErrorList, path string, hasLoadBalancer bool, written func(string) bool) {
 	switch {
 	case t.Image == "":
 		errs.addf(path+".image", `required; an image reference like "demoapp:dev"`)
 	case !validImageReference(t.Image):
 		errs.addf(path+".image", `%q is not a valid image reference; write it like "demoapp:dev" or "registry.example.com/team/app:1.2"`, truncate(t.Image))
 	}
+	for i, arg := range t.Command {
+		validateNoNUL(errs, fmt.Sprintf("%s.command[%d]", path, i), arg)
+	}
 	firstEnv := map[string]int{}
 	for i, env := range t.Env {
+		validateNoNUL(errs, fmt.Sprintf("%s.env[%d].value", path, i), env.Value)
 		envPath := fmt.Sprintf("%s.env[%d].name", path, i)
 		switch {
 		case env.Name == "":
@@ -129,6 +159,8 @@ func (t *Template) validate(errs *ErrorList, path string, hasLoadBalancer bool) 
 		}
 	}
 	switch {
+	case t.Port == 0 && written(path+".port"):
+		errs.addf(path+".port", "0 is not a port; use 1-65535, or leave port out for a spec without a load balancer")
 	case t.Port == 0 && hasLoadBalancer:
 		errs.addf(path+".port", "required when spec.loadBalancer is set: the port the app listens on inside the container, 1-65535")
 	case t.Port != 0:
@@ -143,6 +175,9 @@ func (t *Template) validate(errs *ErrorList, path string, hasLoadBalancer bool) 
 		case hc.Command[0] == "":
 			errs.addf(hcPath+".command[0]", "required: the program to run")
 		}
+		for i, arg := range hc.Command {
+			validateNoNUL(errs, fmt.Sprintf("%s.command[%d]", hcPath, i), arg)
+		}
 		validateDuration(errs, hcPath+".interval", hc.Interval, time.Millisecond)
 		validateDuration(errs, hcPath+".timeout", hc.Timeout, time.Millisecond)
 		if hc.Retries != nil && *hc.Retries < 1 {
@@ -152,6 +187,14 @@ func (t *Template) validate(errs *ErrorList, path string, hasLoadBalancer bool) 
 		validateDuration(errs, hcPath+".startInterval", hc.StartInterval, time.Millisecond)
 	}
 	validateDuration(errs, path+".stopGracePeriod", t.StopGracePeriod, 0)
+	t.validateVolumes(errs, path)
+	if p := t.PidsLimit; p != nil && *p < MinPidsLimit {
+		errs.addf(path+".pidsLimit", "%d is too few for the app, its health probe and an exec; use %d to %d, or leave it out for %d",
+			*p, MinPidsLimit, MaxPidsLimit, DefaultPidsLimit)
+	} else if p != nil && *p > MaxPidsLimit {
+		errs.addf(path+".pidsLimit", "%d is more than %d, the kernel's largest PID; use at most %d, which is no limit",
+			*p, MaxPidsLimit, MaxPidsLimit)
+	}
 }
 
 func (r *Resources) validate(errs *ErrorList, path string) {
@@ -209,7 +252,7 @@ func (st *Strategy) validate(errs *ErrorList, path string) {
 	validateDuration(errs, path+".progressDeadline", st.ProgressDeadline, 0)
 }
 
-func (lb *LoadBalancer) validate(errs *ErrorList, path string) {
+func (lb *LoadBalancer) validate(errs *ErrorList, path string, written func(string) bool) {
 	if lb.Image != "" && !validImageReference(lb.Image) {
 		errs.addf(path+".image", `%q is not a valid image reference; write it like "scaler-nginx:dev"`, truncate(lb.Image))
 	}
@@ -218,9 +261,12 @@ func (lb *LoadBalancer) validate(errs *ErrorList, path string) {
 			errs.addf(path+".hostIP", "%q is not an IP address; use one like 127.0.0.1, or 0.0.0.0 for every interface", truncate(lb.HostIP))
 		}
 	}
-	if lb.Port == 0 {
+	switch {
+	case lb.Port == 0 && written(path+".port"):
+		errs.addf(path+".port", "0 is not a port; use 1-65535, the host port to publish the app on")
+	case lb.Port == 0:
 		errs.addf(path+".port", "required: the host port to publish the app on, 1-65535")
-	} else {
+	default:
 		validatePort(errs, path+".port", lb.Port)
 	}
 	if lb.Algorithm != "" && !slices.Contains(Algorithms, lb.Algorithm) {
@@ -230,6 +276,7 @@ func (lb *LoadBalancer) validate(errs *ErrorList, path string) {
 		errs.addf(path+".maxFails", "%d is negative; use 0 or more (0 turns failure counting off)", *lb.MaxFails)
 	}
 	validateDuration(errs, path+".failTimeout", lb.FailTimeout, 0)
+	validateNoNUL(errs, path+".serverSnippet", lb.ServerSnippet)
 }
 
 func validatePort(errs *ErrorList, path string, port int32) {
@@ -238,8 +285,9 @@ func validatePort(errs *ErrorList, path string, port int32) {
 	}
 }
 
-// validateDuration requires a set duration to be positive and, when floor is
-// set, at least floor (Docker refuses health check timings under 1ms).
+// validateDuration requires a set duration to be positive, at most
+// MaxDuration and, when floor is set, at least floor (Docker refuses health
+// check timings under 1ms).
 func validateDuration(errs *ErrorList, path string, d *Duration, floor time.Duration) {
 	switch {
 	case d == nil:
@@ -247,6 +295,17 @@ func validateDuration(errs *ErrorList, path string, d *Duration, floor time.Dura
 		errs.addf(path, "%q must be positive; write it like \"2s\"", d.Duration.String())
 	case d.Duration < floor:
 		errs.addf(path, "%q is below Docker's minimum of %s", d.Duration.String(), floor)
+	case d.Duration > MaxDuration:
+		errs.addf(path, "%q is longer than 24h, the longest duration scaler accepts", d.Duration.String())
+	}
+}
+
+// validateNoNUL refuses a NUL character, which no command argument,
+// environment variable or nginx config can carry: the Engine would refuse
+// it only when creating the container.
+func validateNoNUL(errs *ErrorList, path, s string) {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		errs.addf(path, "contains a NUL character (\\0) at byte %d; remove it", i)
 	}
 }
 

@@ -100,6 +100,30 @@ func TestValidate(t *testing.T) {
 			[]string{`spec.template.port: 70000 is not a port; use 1-65535`}},
 		{"port negative", func(s *ScaleSpec) { s.Spec.Template.Port = -1 },
 			[]string{`spec.template.port: -1 is not a port; use 1-65535`}},
+		{"replicas at the bound", func(s *ScaleSpec) { s.Spec.Replicas = ptr(int32(MaxReplicas)) }, nil},
+		{"replicas past the bound", func(s *ScaleSpec) { s.Spec.Replicas = ptr(int32(100000)) },
+			[]string{`spec.replicas: 100000 is more than 1000, the most replicas scaler runs for one spec`}},
+		{"replicas at int32's end", func(s *ScaleSpec) { s.Spec.Replicas = ptr(int32(2147483647)) },
+			[]string{`spec.replicas: 2147483647 is more than 1000, the most replicas scaler runs for one spec`}},
+		{"NUL characters", func(s *ScaleSpec) {
+			s.Spec.Template.Command = []string{"/demoapp", "a\x00b"}
+			s.Spec.Template.Env[0].Value = "redis\x00:6379"
+			s.Spec.Template.HealthCheck.Command = []string{"/demoapp\x00"}
+			s.Spec.LoadBalancer.ServerSnippet = "location /x { return 200; }\x00"
+		}, []string{
+			`spec.template.command[1]: contains a NUL character (\0) at byte 1; remove it`,
+			`spec.template.env[0].value: contains a NUL character (\0) at byte 5; remove it`,
+			`spec.template.healthCheck.command[0]: contains a NUL character (\0) at byte 8; remove it`,
+			`spec.loadBalancer.serverSnippet: contains a NUL character (\0) at byte 27; remove it`,
+		}},
+		{"durations past the bound", func(s *ScaleSpec) {
+			s.Spec.Template.HealthCheck.Interval = &Duration{2562047 * time.Hour}
+			s.Spec.Template.StopGracePeriod = &Duration{25 * time.Hour}
+			s.Spec.Strategy.DrainTimeout = &Duration{MaxDuration}
+		}, []string{
+			`spec.template.healthCheck.interval: "2562047h0m0s" is longer than 24h, the longest duration scaler accepts`,
+			`spec.template.stopGracePeriod: "25h0m0s" is longer than 24h, the longest duration scaler accepts`,
+		}},
 		{"memory not a size", func(s *ScaleSpec) { s.Spec.Template.Resources.Limits.Memory = "lots" },
 			[]string{`spec.template.resources.limits.memory: "lots" is not a memory size; use a number with an optional unit like 256M or 256Mi`}},
 		{"memory zero", func(s *ScaleSpec) { s.Spec.Template.Resources.Reservations.Memory = "0" },
@@ -211,5 +235,36 @@ func assertErrors(t *testing.T, err error, want []string) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("errors differ\ngot:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestExplicitZeroPortIsNotAnOmittedPort: `port: 0` in a file is a mistake
+// to name, not the absence of a port.
+func TestExplicitZeroPortIsNotAnOmittedPort(t *testing.T) {
+	noLB := header + "spec:\n  template:\n    image: redis:7\n"
+	tests := []struct {
+		name, file string
+		want       []string
+	}{
+		{"template port absent, no load balancer", noLB, nil},
+		{"template port 0, no load balancer", noLB + "    port: 0\n",
+			[]string{`f.yaml:8: spec.template.port: 0 is not a port; use 1-65535, or leave port out for a spec without a load balancer`}},
+		{"template port absent, with load balancer", noLB + "  loadBalancer: {port: 8080}\n",
+			[]string{`f.yaml:6: spec.template.port: required when spec.loadBalancer is set: the port the app listens on inside the container, 1-65535`}},
+		{"template port 0, with load balancer", noLB + "    port: 0\n  loadBalancer: {port: 8080}\n",
+			[]string{`f.yaml:8: spec.template.port: 0 is not a port; use 1-65535, or leave port out for a spec without a load balancer`}},
+		{"load balancer port 0", noLB + "    port: 80\n  loadBalancer: {port: 0}\n",
+			[]string{`f.yaml:9: spec.loadBalancer.port: 0 is not a port; use 1-65535, the host port to publish the app on`}},
+		{"duration from the issue", noLB + "    stopGracePeriod: 2562047h\n",
+			[]string{`f.yaml:8: spec.template.stopGracePeriod: "2562047h0m0s" is longer than 24h, the longest duration scaler accepts`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := LoadDocuments("f.yaml", []byte(tt.file))
+			if err != nil || len(docs) != 1 {
+				t.Fatalf("LoadDocuments: %v, %d documents", err, len(docs))
+			}
+			assertErrors(t, docs[0].Err, tt.want)
+		})
 	}
 }

@@ -33,6 +33,7 @@ const usage = `usage: demoapp [healthcheck [--timeout D] [--url URL]]
 Environment:
   PORT                      listen port (default 5000)
   REDIS_ADDR                Redis host:port (default redis:6379)
+  REDIS_PASSWORD            Redis password (AUTH); none when unset
   REDIS_TIMEOUT             Redis dial/read/write timeout (default 250ms)
   INSTANCE_NAME             instance name in responses (default app-<hostname>)
   GREETING                  message of GET / (default "Hello from scaler demoapp")
@@ -49,12 +50,12 @@ Signals:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(args[1:], stderr)
+		return healthcheck(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("demoapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -93,7 +94,10 @@ func run(args []string, stderr io.Writer) int {
 	return exitOK
 }
 
-func healthcheck(args []string, stderr io.Writer) int {
+// healthcheck probes /health and prints its answer, which Docker keeps in
+// the container's health log: scalerd reads the answers and degraded
+// counts from there for `scalectl top`, and shows a failing probe's output.
+func healthcheck(args []string, stdout, stderr io.Writer) int {
 	timeout := demoapp.DefaultProbeTimeout
 	if v := os.Getenv("HEALTHCHECK_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -122,9 +126,11 @@ func healthcheck(args []string, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if err := demoapp.Probe(context.Background(), *url, timeout); err != nil {
+	body, err := demoapp.Probe(context.Background(), *url, timeout)
+	if err != nil {
 		fmt.Fprintf(stderr, "demoapp healthcheck: %v\n", err)
 		return exitFailure
 	}
+	_, _ = stdout.Write(body)
 	return exitOK
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ func TestBadConfigExitsWithUsageCode(t *testing.T) {
 		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
 			t.Setenv(tt.env, tt.value)
 			var stderr bytes.Buffer
-			if code := run(nil, &stderr); code != exitUsage {
+			if code := run(nil, io.Discard, &stderr); code != exitUsage {
 				t.Errorf("exit code %d, want %d", code, exitUsage)
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
@@ -34,7 +35,7 @@ func TestBadConfigExitsWithUsageCode(t *testing.T) {
 
 func TestUnknownArgument(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"serve-please"}, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "usage:") {
+	if code := run([]string{"serve-please"}, io.Discard, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "usage:") {
 		t.Errorf("run(serve-please) = %d, %q; want %d and the usage", code, stderr.String(), exitUsage)
 	}
 }
@@ -50,17 +51,17 @@ func TestHealthcheckCommand(t *testing.T) {
 	defer healthy.Close()
 	_, port, _ := net.SplitHostPort(healthy.Listener.Addr().String())
 
-	var stderr bytes.Buffer
+	var stdout, stderr bytes.Buffer
 	t.Setenv("PORT", port)
-	if code := healthcheck(nil, &stderr); code != exitOK {
-		t.Errorf("healthcheck of a healthy server = %d (%s), want 0", code, stderr.String())
+	if code := healthcheck(nil, &stdout, &stderr); code != exitOK || stdout.String() != `{"status":"ok"}` {
+		t.Errorf("healthcheck of a healthy server = %d (%s), printed %q; want 0 and its answer", code, stderr.String(), stdout.String())
 	}
 	stderr.Reset()
-	if code := healthcheck([]string{"--url", healthy.URL + "/nope"}, &stderr); code != exitFailure || !strings.Contains(stderr.String(), "404") {
+	if code := healthcheck([]string{"--url", healthy.URL + "/nope"}, io.Discard, &stderr); code != exitFailure || !strings.Contains(stderr.String(), "404") {
 		t.Errorf("healthcheck of a 404 = %d (%s), want 1 naming the status", code, stderr.String())
 	}
 	t.Setenv("PORT", "nope")
-	if code := healthcheck(nil, &stderr); code != exitUsage {
+	if code := healthcheck(nil, io.Discard, &stderr); code != exitUsage {
 		t.Errorf("healthcheck with PORT=nope = %d, want %d", code, exitUsage)
 	}
 }

@@ -159,7 +159,8 @@ type input struct {
 
 // readInputs reads every -f: a file, each spec file of a directory (not
 // recursively, as scalerd reads its directory), or stdin for "-". A file
-// named twice is read once.
+// named twice is read once. Each is refused past v1alpha1.MaxFileSize, as
+// scalerd refuses it, without reading it whole.
 func readInputs(filenames []string, stdin io.Reader) ([]input, error) {
 	var inputs []input
 	seen := map[string]bool{}
@@ -172,7 +173,7 @@ func readInputs(filenames []string, stdin io.Reader) ([]input, error) {
 				continue
 			}
 			seen["-"] = true
-			data, err := io.ReadAll(stdin)
+			data, err := specstore.ReadSpecs(stdin)
 			if err != nil {
 				return nil, fmt.Errorf("read stdin: %w", err)
 			}
@@ -205,7 +206,7 @@ func readInputs(filenames []string, stdin io.Reader) ([]input, error) {
 				continue
 			}
 			seen[key] = true
-			data, err := os.ReadFile(path)
+			data, err := specstore.ReadSpecFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("-f %s: %w", path, unwrapPathError(err))
 			}

@@ -182,6 +182,9 @@ func TestApplyWithoutDryRunNeedsTheDaemon(t *testing.T) {
 }
 
 func TestDefaultSocketPath(t *testing.T) {
+	inDir(t, t.TempDir())
+	SystemSocketPath = filepath.Join(t.TempDir(), "absent.sock")
+	defer func() { SystemSocketPath = "/run/scaler/scalerd.sock" }()
 	t.Setenv("SCALER_SOCKET", "/run/x.sock")
 	if got := DefaultSocketPath(); got != "/run/x.sock" {
 		t.Errorf("with SCALER_SOCKET: %q", got)
@@ -194,5 +197,72 @@ func TestDefaultSocketPath(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	if got, want := DefaultSocketPath(), filepath.Join(os.TempDir(), fmt.Sprintf("scaler-%d", os.Getuid()), "scalerd.sock"); got != want {
 		t.Errorf("fallback: %q, want %q", got, want)
+	}
+}
+
+// With no SCALER_SOCKET and no socket of the user's own, scalectl finds
+// the system service's socket; a user's own daemon still wins.
+func TestDefaultSocketPathFindsTheSystemService(t *testing.T) {
+	dir := t.TempDir()
+	inDir(t, dir)
+	SystemSocketPath = filepath.Join(dir, "system.sock")
+	defer func() { SystemSocketPath = "/run/scaler/scalerd.sock" }()
+	t.Setenv("SCALER_SOCKET", "")
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "user"))
+	own := filepath.Join(dir, "user", "scaler", "scalerd.sock")
+	if got := DefaultSocketPath(); got != own {
+		t.Errorf("no socket at all: %q, want the user's %q", got, own)
+	}
+	if err := os.WriteFile(SystemSocketPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := DefaultSocketPath(); got != SystemSocketPath {
+		t.Errorf("system socket present: %q, want %q", got, SystemSocketPath)
+	}
+	if err := os.MkdirAll(filepath.Dir(own), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := DefaultSocketPath(); got != own {
+		t.Errorf("both present: %q, want the user's %q", got, own)
+	}
+	t.Setenv("SCALER_SOCKET", "/x.sock")
+	if got := DefaultSocketPath(); got != "/x.sock" {
+		t.Errorf("SCALER_SOCKET set: %q", got)
+	}
+}
+
+// endless is a reader that never ends, like a device or a pipe left open.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '#'
+	}
+	return len(p), nil
+}
+
+func TestApplyRefusesFilesLargerThanScalerdReads(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: 200 MB that take no disk.
+	if err := f.Truncate(200 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, stderr := scalectl(t, "", "apply", "-f", big, "--dry-run=client")
+	if code == 0 || !strings.Contains(stderr, big+": the file is larger than 4194304 bytes (4 MiB)") {
+		t.Errorf("exit %d, stderr %q; want the size limit named", code, stderr)
+	}
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), []string{"apply", "-f", "-", "--dry-run=client"}, endless{}, &out, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), "stdin: the file is larger than") {
+		t.Errorf("endless stdin: exit %d, stderr %q", code, errOut.String())
 	}
 }

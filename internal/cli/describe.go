@@ -55,7 +55,14 @@ func describe(ctx context.Context, o *Options, out io.Writer, name string, now t
 	field := func(label string, v any) { fmt.Fprintf(out, "%-16s%v\n", label+":", v) }
 	field("Name", s.Metadata.Name)
 	field("Generation", fmt.Sprintf("%d (observed %d)", s.Metadata.Generation, st.ObservedGeneration))
-	field("Replicas", fmt.Sprintf("%d desired | %d total | %d ready | %d updated", deref(sp.Replicas), st.Replicas, st.ReadyReplicas, st.UpdatedReplicas))
+	field("Replicas", fmt.Sprintf("%d desired | %d total | %d ready | %d updated", desiredReplicas(*s), st.Replicas, st.ReadyReplicas, st.UpdatedReplicas))
+	for i, line := range autoscalingLines(*s) {
+		label := ""
+		if i == 0 {
+			label = "Autoscaling:"
+		}
+		fmt.Fprintf(out, "%-16s%s\n", label, line)
+	}
 	field("Image", t.Image)
 	if len(t.Command) > 0 {
 		field("Command", strings.Join(t.Command, " "))
@@ -72,6 +79,13 @@ func describe(ctx context.Context, o *Options, out io.Writer, name string, now t
 	if lim.CPUs != "" || lim.Memory != "" {
 		field("Limits", fmt.Sprintf("cpus %s, memory %s", orNone(lim.CPUs), orNone(lim.Memory)))
 	}
+	if len(t.Volumes) > 0 {
+		var vols []string
+		for _, v := range t.Volumes {
+			vols = append(vols, fmt.Sprintf("%s on %s (Docker volume %s)", v.Name, v.MountPath, v1alpha1.VolumeName(s.Metadata.Name, v.Name)))
+		}
+		field("Volumes", strings.Join(vols, "; "))
+	}
 	if sg := sp.Strategy; sg.MaxSurge != nil {
 		field("Strategy", fmt.Sprintf("maxSurge %s, maxUnavailable %s, drainTimeout %s", intOrPercent(sg.MaxSurge), intOrPercent(sg.MaxUnavailable), durStr(sg.DrainTimeout)))
 	}
@@ -79,7 +93,15 @@ func describe(ctx context.Context, o *Options, out io.Writer, name string, now t
 		field("Revision", st.CurrentRevision)
 	}
 	if b := st.Backoff; b != nil {
-		field("Back-off", fmt.Sprintf("replicas keep failing (%d times); next replacement in %s", b.Failures, b.Until.Sub(now).Round(time.Second)))
+		// Why a rollout or scale-up stalls: slots whose replicas keep
+		// failing before they ever become ready. Replicas that had been
+		// ready are replaced at once and never appear here.
+		var slots []string
+		for _, sl := range b.Slots {
+			slots = append(slots, fmt.Sprintf("%s: %d failed before ready in a row, back-off %s, next replica in %s",
+				replicaName(s.Metadata.Name, sl.Replica), sl.Failures, sl.Delay.Duration, max(0, sl.Until.Sub(now)).Round(time.Second)))
+		}
+		field("Back-off", strings.Join(slots, "; "))
 	}
 	if lb := sp.LoadBalancer; lb != nil {
 		field("Load balancer", fmt.Sprintf("http://%s:%d/ (%s, maxFails %d, failTimeout %s)", lb.HostIP, lb.Port, lb.Algorithm, deref(lb.MaxFails), durStr(lb.FailTimeout)))
@@ -121,13 +143,24 @@ func describe(ctx context.Context, o *Options, out io.Writer, name string, now t
 	return nil
 }
 
+// printEvents prints events as a table, oldest first.
 func printEvents(out io.Writer, events []v1alpha1.Event, now time.Time, indent string) {
 	tw := newTable(out)
-	row(tw, indent+"LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")
+	row(tw, indent+"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")
 	for _, e := range events {
-		row(tw, indent+age(e.LastTimestamp, now), e.Type, e.Reason, e.Object, e.Count, e.Message)
+		row(tw, indent+lastSeen(e, now), e.Type, e.Reason, e.Object, e.Message)
 	}
 	tw.Flush()
+}
+
+// lastSeen says when an event was last seen and, for a folded repeat, how
+// many times since it was first seen, as kubectl does: "5s (x3 over 2m)".
+func lastSeen(e v1alpha1.Event, now time.Time) string {
+	last := age(e.LastTimestamp, now)
+	if e.Count <= 1 {
+		return last
+	}
+	return fmt.Sprintf("%s (x%d over %s)", last, e.Count, age(e.FirstTimestamp, now))
 }
 
 func deref(p *int32) int32 {

@@ -58,7 +58,7 @@ func events(ctx context.Context, o *Options, out io.Writer, name string, watch b
 		tw := newTable(out)
 		for _, e := range evs {
 			if e.LastTimestamp.After(last) {
-				row(tw, age(e.LastTimestamp, time.Now()), e.Type, e.Reason, e.Object, e.Count, e.Message)
+				row(tw, lastSeen(e, time.Now()), e.Type, e.Reason, e.Object, e.Message)
 				last = e.LastTimestamp
 			}
 		}

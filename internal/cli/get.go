@@ -119,9 +119,9 @@ func (g *getOptions) fetch(ctx context.Context, name string) ([]v1alpha1.ScaleSp
 func (g *getOptions) printRows(out io.Writer, specs []v1alpha1.ScaleSpec, wide, header bool, last map[string]string) {
 	tw := newTable(out)
 	if header {
-		cols := []any{"NAME", "READY", "UP-TO-DATE", "UPSTREAM", "AVAILABLE", "SPEC"}
+		cols := []any{"NAME", "READY", "UP-TO-DATE", "UPSTREAM", "AVAILABLE", "SPEC", "REASON"}
 		if wide {
-			cols = append(cols, "IMAGE", "LOAD BALANCER", "GENERATION", "UPSTREAM MEMBERS")
+			cols = append(cols, "IMAGE", "LOAD BALANCER", "GENERATION", "UPSTREAM MEMBERS", "BACK-OFF", "AUTOSCALING")
 		}
 		row(tw, cols...)
 	}
@@ -137,15 +137,28 @@ func (g *getOptions) printRows(out io.Writer, specs []v1alpha1.ScaleSpec, wide, 
 	tw.Flush()
 }
 
+// stallReason is what keeps the spec from converging, in one word: the
+// ReplicaFailure condition's reason, else a stalled rollout's, else "-".
+// describe and rollout status give the message.
+func stallReason(st *v1alpha1.Status) string {
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReplicaFailure); c != nil && c.Status == v1alpha1.ConditionTrue {
+		return c.Reason
+	}
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionProgressing); c != nil && c.Status == v1alpha1.ConditionFalse {
+		return c.Reason
+	}
+	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionLoadBalancerReady); c != nil && c.Status == v1alpha1.ConditionFalse {
+		return c.Reason
+	}
+	return "-"
+}
+
 func summaryRow(s v1alpha1.ScaleSpec, wide bool) []any {
 	st := s.Status
 	if st == nil {
 		st = &v1alpha1.Status{}
 	}
-	want := int32(0)
-	if s.Spec.Replicas != nil {
-		want = *s.Spec.Replicas
-	}
+	want := desiredReplicas(s)
 	cond := func(t string) string {
 		if c := v1alpha1.FindCondition(st.Conditions, t); c != nil {
 			return string(c.Status)
@@ -157,7 +170,7 @@ func summaryRow(s v1alpha1.ScaleSpec, wide bool) []any {
 		specState = "Invalid"
 	}
 	cells := []any{s.Metadata.Name, fmt.Sprintf("%d/%d", st.ReadyReplicas, want), st.UpdatedReplicas,
-		len(st.Upstream), cond(v1alpha1.ConditionAvailable), specState}
+		len(st.Upstream), cond(v1alpha1.ConditionAvailable), specState, stallReason(st)}
 	if wide {
 		lb := "<none>"
 		if s.Spec.LoadBalancer != nil {
@@ -167,7 +180,26 @@ func summaryRow(s v1alpha1.ScaleSpec, wide bool) []any {
 		if members == "" {
 			members = "<none>"
 		}
-		cells = append(cells, s.Spec.Template.Image, lb, fmt.Sprintf("%d/%d", st.ObservedGeneration, s.Metadata.Generation), members)
+		cells = append(cells, s.Spec.Template.Image, lb, fmt.Sprintf("%d/%d", st.ObservedGeneration, s.Metadata.Generation), members, backoffCell(s.Metadata.Name, st.Backoff),
+			autoscalingCell(s))
 	}
 	return cells
 }
+
+// backoffCell names the replica slots held by crash-loop back-off and
+// each one's delay ("web-2:20s,web-5:10s"), or "<none>". The delay, not
+// the time left, so that `get -w` prints a row when a hold changes, not
+// every second.
+func backoffCell(spec string, b *v1alpha1.Backoff) string {
+	if b == nil || len(b.Slots) == 0 {
+		return "<none>"
+	}
+	var cells []string
+	for _, sl := range b.Slots {
+		cells = append(cells, fmt.Sprintf("%s:%s", replicaName(spec, sl.Replica), sl.Delay.Duration))
+	}
+	return strings.Join(cells, ",")
+}
+
+// replicaName is the name of a spec's replica slot n.
+func replicaName(spec string, n int32) string { return fmt.Sprintf("%s-%d", spec, n) }

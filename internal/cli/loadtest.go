@@ -27,6 +27,11 @@ type loadtestOptions struct {
 	timeout     time.Duration
 	allowRemote bool
 	output      string
+	countTrue   string
+	postRatio   float64
+	postURL     string
+	slowRatio   float64
+	slowURL     string
 }
 
 // Defaults of loadtest: a steady 100 req/s for 10 s is enough to see a
@@ -50,7 +55,18 @@ func newLoadtestCommand(o *Options) *cobra.Command {
 		Long: `loadtest sends GET requests to URL, at a fixed rate (--rate) or as fast as
 --concurrency workers can (--rate 0, a closed loop), for --duration or until
 --requests were sent, whichever comes first. On a terminal a progress line
-counts as it goes; Ctrl-C stops early and still reports.
+counts as it goes; Ctrl-C stops early and still reports. However the run
+ends, the requests still in flight are waited for (up to --timeout) and
+counted.
+
+A mix that no retry can flatter: --post-ratio sends that share of the
+requests as POSTs to /visits (demoapp counts a visit; neither nginx nor the
+client may resend a POST), --slow-ratio that share as GETs to /slow?ms=1000
+(requests in flight long enough to be caught by a replica's drain). A
+request the client had to send again on a new connection (net/http does so
+silently for a GET whose kept-alive connection the server closed) counts as
+resent and as failed: a client that does not resend lost it. When the
+workers cannot hold --rate (all busy), the report says so.
 
 The report gives the requests sent, the successes (2xx), the failures by kind
 (non-2xx by status, connection refused, connection reset, connection closed,
@@ -59,8 +75,8 @@ over the replicas, read from served_by.instance in each JSON answer (the
 demoapp's, and the tutorial app's, field). -o json prints the same as one
 object.
 
-It exits 1 when any request failed, so a script can assert that a scale, a
-rollout or a crash lost no request:
+It exits 1 when any request failed or was resent, so a script can assert
+that a scale, a rollout or a crash lost no request:
   scalectl loadtest http://127.0.0.1:8080/ --duration 60s & scalectl scale web --replicas 5
 
 With several URLs the workers are spread over them in turn, one client for
@@ -73,6 +89,7 @@ other people's hosts.`,
 		Example: `  scalectl loadtest http://127.0.0.1:8080/                      # 100 req/s for 10s
   scalectl loadtest http://127.0.0.1:8080/ --rate 0 -c 64 -d 30s   # as fast as 64 workers go
   scalectl loadtest http://127.0.0.1:8080/ --requests 1000 -o json
+  scalectl loadtest http://127.0.0.1:8080/ --post-ratio 0.2 --slow-ratio 0.05 -c 32 -d 60s   # GETs, POSTs, slow requests
   scalectl loadtest http://127.0.0.1:32770/ http://127.0.0.1:32771/ --rate 0 -c 64   # two ports, 32 workers each`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -96,6 +113,11 @@ other people's hosts.`,
 	f.DurationVar(&l.timeout, "timeout", defaultLoadTimeout, "longest wait for one answer; a slower one counts as a timeout failure")
 	f.BoolVar(&l.allowRemote, "allow-remote", false, "allow a URL that is not on this machine")
 	f.StringVarP(&l.output, "output", "o", "", "output format: json")
+	f.StringVar(&l.countTrue, "count-true", "", "count the answers whose top-level JSON field of this name is true (demoapp: degraded, while Redis is away)")
+	f.Float64Var(&l.postRatio, "post-ratio", 0, "share of the requests (0 to 1) sent as POSTs, which no one may resend")
+	f.StringVar(&l.postURL, "post-url", "", "where the POSTs go (default: /visits on each URL, demoapp's counter)")
+	f.Float64Var(&l.slowRatio, "slow-ratio", 0, "share of the requests (0 to 1) sent to --slow-url, to be in flight during a drain")
+	f.StringVar(&l.slowURL, "slow-url", "", "where the slow requests go (default: /slow?ms=1000 on each URL, demoapp's slow route)")
 	return cmd
 }
 
@@ -120,8 +142,30 @@ func (l *loadtestOptions) validate(cmd *cobra.Command, targets []string) error {
 	if l.requests < 0 {
 		return usageErrorf("--requests=%d: use a positive count, or 0 for no count bound", l.requests)
 	}
+	if strings.ContainsAny(l.countTrue, ".[]") {
+		return usageErrorf("--count-true=%q: name a top-level JSON field such as degraded; nested fields are not read", l.countTrue)
+	}
 	if l.timeout <= 0 {
 		return usageErrorf("--timeout=%s: use a positive duration such as 5s", l.timeout)
+	}
+	for _, r := range []struct {
+		flag  string
+		ratio float64
+	}{{"--post-ratio", l.postRatio}, {"--slow-ratio", l.slowRatio}} {
+		if !(r.ratio >= 0 && r.ratio <= 1) {
+			return usageErrorf("%s=%v: use a share between 0 and 1, such as 0.2", r.flag, r.ratio)
+		}
+	}
+	if l.postRatio+l.slowRatio > 1 {
+		return usageErrorf("--post-ratio=%v with --slow-ratio=%v: the two shares add up to more than 1; lower one", l.postRatio, l.slowRatio)
+	}
+	for _, u := range []struct{ flag, url string }{{"--post-url", l.postURL}, {"--slow-url", l.slowURL}} {
+		if u.url == "" {
+			continue
+		}
+		if err := loadgen.CheckTarget(u.url, l.allowRemote); err != nil {
+			return usageErrorf("%s: %v", u.flag, err)
+		}
 	}
 	if cmd.Flags().Changed("requests") && !cmd.Flags().Changed("duration") {
 		l.duration = 0
@@ -146,9 +190,23 @@ type loadtestReport struct {
 	Rate        float64  `json:"rate"`
 	Concurrency int      `json:"concurrency"`
 	loadgen.Summary
+	// CountTrue is the --count-true field, if any; Summary.CountedTrue
+	// counts the answers where it was true.
+	CountTrue string `json:"countTrue,omitempty"`
 	// Interrupted is set when Ctrl-C ended the run before its bound.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// RateReached is false when a fixed --rate was not held: requests went
+	// out late because every worker was busy.
+	RateReached bool `json:"rateReached"`
+	// POSTRatio and SlowRatio are the mix asked for.
+	POSTRatio float64 `json:"postRatio,omitempty"`
+	SlowRatio float64 `json:"slowRatio,omitempty"`
 }
+
+// rateTolerance is how far below a fixed rate the sending may fall before
+// the report says the rate was not reached: scheduling noise is well
+// under it, a worker pool too small for the latency is not.
+const rateTolerance = 0.02
 
 func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, targets []string) error {
 	var progress func(loadgen.Result)
@@ -158,7 +216,8 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 	}
 	res, err := loadgen.Run(ctx, loadgen.Options{
 		URL: targets[0], MoreURLs: targets[1:], Rate: l.rate, Concurrency: l.concurrency, Duration: l.duration,
-		Requests: l.requests, Timeout: l.timeout, AllowRemote: l.allowRemote,
+		Requests: l.requests, Timeout: l.timeout, AllowRemote: l.allowRemote, CountTrue: l.countTrue,
+		POSTRatio: l.postRatio, POSTURL: l.postURL, SlowRatio: l.slowRatio, SlowURL: l.slowURL,
 	}, progress)
 	if live {
 		fmt.Fprint(errOut, "\r\x1b[K")
@@ -167,7 +226,8 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 		return err
 	}
 	report := loadtestReport{URL: targets[0], MoreURLs: targets[1:], Rate: l.rate, Concurrency: l.concurrency, Summary: res.Summary(),
-		Interrupted: ctx.Err() != nil}
+		CountTrue: l.countTrue, Interrupted: ctx.Err() != nil, RateReached: rateReached(l.rate, &res),
+		POSTRatio: l.postRatio, SlowRatio: l.slowRatio}
 	if l.output == "json" {
 		b, err := json.MarshalIndent(report, "", "  ")
 		if err != nil {
@@ -179,6 +239,12 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 	} else {
 		writeLoadReport(out, report, l.describeLoad(len(targets)))
 	}
+	if !report.RateReached {
+		fmt.Fprintf(errOut, "warning: %s\n", rateMissed(l.rate, l.concurrency, &res))
+	}
+	if res.Resent > 0 {
+		return fmt.Errorf("%d of %d %w (%d of them resent by the client on a new connection)", res.Failures, res.Requests, errRequestsFailed, res.Resent)
+	}
 	if res.Failures > 0 {
 		return fmt.Errorf("%d of %d %w", res.Failures, res.Requests, errRequestsFailed)
 	}
@@ -186,6 +252,22 @@ func (l *loadtestOptions) run(ctx context.Context, out, errOut io.Writer, target
 		return errors.New("no request was sent")
 	}
 	return nil
+}
+
+// rateReached reports whether a fixed rate was held: no request went out
+// late and the send rate is within rateTolerance of the rate. A closed
+// loop asks for no rate, so reaches it.
+func rateReached(rate float64, res *loadgen.Result) bool {
+	if rate <= 0 || res.Requests == 0 {
+		return true
+	}
+	return res.Late == 0 && res.SendRate() >= rate*(1-rateTolerance)
+}
+
+// rateMissed says by how much a fixed rate was missed, and the fix.
+func rateMissed(rate float64, concurrency int, res *loadgen.Result) string {
+	return fmt.Sprintf("--rate %s was not reached: %.1f req/s sent, %d requests went out late because all %d workers were busy; raise --concurrency",
+		strconv.FormatFloat(rate, 'f', -1, 64), res.SendRate(), res.Late, concurrency)
 }
 
 // describeLoad says in words what was asked for.
@@ -207,6 +289,9 @@ func (l *loadtestOptions) describeLoad(urls int) string {
 	if l.requests > 0 {
 		parts = append(parts, fmt.Sprintf("at most %d requests", l.requests))
 	}
+	if l.postRatio > 0 || l.slowRatio > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f%% POST, %.0f%% slow", 100*l.postRatio, 100*l.slowRatio))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -216,7 +301,7 @@ func progressLine(r loadgen.Result) string {
 	if s := r.Elapsed.Seconds(); s > 0 {
 		rate = float64(r.Requests) / s
 	}
-	return fmt.Sprintf("%6.1fs  %d requests  %.1f req/s  %d failed", r.Elapsed.Seconds(), r.Requests, rate, r.Failures)
+	return fmt.Sprintf("%6.1fs  %d requests  %.1f req/s  %d failed  %d resent", r.Elapsed.Seconds(), r.Requests, rate, r.Failures, r.Resent)
 }
 
 // writeLoadReport prints the human report: totals, latency, failures by
@@ -229,10 +314,28 @@ func writeLoadReport(w io.Writer, r loadtestReport, load string) {
 		interrupted = " (interrupted)"
 	}
 	fmt.Fprintf(w, "Requests:   %d in %s (%.1f req/s)%s\n", r.Requests, roundDuration(r.ElapsedSeconds), r.RequestsPerSecond, interrupted)
+	if !r.RateReached {
+		fmt.Fprintf(w, "Rate:       NOT REACHED: asked %s req/s, sent %.1f req/s; %d requests went out late (all %d workers busy: raise --concurrency)\n",
+			strconv.FormatFloat(r.Rate, 'f', -1, 64), r.SendRate, r.Late, r.Concurrency)
+	}
+	if len(r.Sent) > 1 || r.Sent[loadgen.ClassGET] != r.Requests {
+		fmt.Fprintf(w, "Sent:       %d GET, %d POST, %d slow\n", r.Sent[loadgen.ClassGET], r.Sent[loadgen.ClassPOST], r.Sent[loadgen.ClassSlow])
+	}
 	fmt.Fprintf(w, "Successes:  %d\n", r.Successes)
 	fmt.Fprintf(w, "Failures:   %d%s\n", r.Failures, percentOf(r.Failures, r.Requests))
+	if r.Resent > 0 {
+		fmt.Fprintf(w, "Resent:     %d%s (sent again by the client on a new connection; each is a failure)\n", r.Resent, percentOf(r.Resent, r.Requests))
+	} else {
+		fmt.Fprintln(w, "Resent:     0")
+	}
+	if r.CountTrue != "" {
+		fmt.Fprintf(w, "%-11s %d%s of the successes\n", r.CountTrue+":", r.CountedTrue, percentOf(r.CountedTrue, r.Successes))
+	}
 	lat := r.LatencyMillis
 	fmt.Fprintf(w, "Latency:    p50 %s  p90 %s  p99 %s  max %s\n", fmtMillis(lat.P50), fmtMillis(lat.P90), fmtMillis(lat.P99), fmtMillis(lat.Max))
+	if slow := r.SlowLatencyMillis; slow != nil {
+		fmt.Fprintf(w, "Slow ones:  p50 %s  p90 %s  p99 %s  max %s\n", fmtMillis(slow.P50), fmtMillis(slow.P90), fmtMillis(slow.P99), fmtMillis(slow.Max))
+	}
 
 	if len(r.FailuresByKind) > 0 {
 		fmt.Fprintln(w)

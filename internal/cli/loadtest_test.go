@@ -117,6 +117,26 @@ func TestLoadtestJSONIsOneObject(t *testing.T) {
 	}
 }
 
+func TestLoadtestCountsDegradedAnswers(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"degraded":%v,"served_by":{"instance":"web-1"}}`, n.Add(1)%2 == 0)
+	}))
+	t.Cleanup(srv.Close)
+	out, errOut, code := ctl(noDaemon(t), "loadtest", srv.URL+"/", "--rate", "0", "-c", "1", "-n", "10", "--count-true", "degraded")
+	if code != 0 || !strings.Contains(out, "degraded:   5 (50.00%) of the successes") {
+		t.Errorf("exit %d, stderr %q; report lacks the degraded count:\n%s", code, errOut, out)
+	}
+	out, _, code = ctl(noDaemon(t), "loadtest", srv.URL+"/", "--rate", "0", "-c", "1", "-n", "4", "--count-true", "degraded", "-o", "json")
+	var rep struct {
+		CountTrue   string `json:"countTrue"`
+		CountedTrue int64  `json:"countedTrue"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.CountTrue != "degraded" || rep.CountedTrue != 2 {
+		t.Errorf("exit %d, json %+v (%v):\n%s", code, rep, err, out)
+	}
+}
+
 func TestLoadtestBadFlagsExitNonZeroNamingTheFix(t *testing.T) {
 	url := "http://127.0.0.1:1/"
 	cases := []struct {
@@ -133,6 +153,7 @@ func TestLoadtestBadFlagsExitNonZeroNamingTheFix(t *testing.T) {
 		{[]string{"loadtest", url, "--duration", "0"}, "would never end"},
 		{[]string{"loadtest", url, "--timeout", "0"}, "--timeout=0s"},
 		{[]string{"loadtest", url, "-o", "yaml"}, `--output="yaml": use json`},
+		{[]string{"loadtest", url, "--count-true", "a.b"}, `--count-true="a.b": name a top-level JSON field`},
 		{[]string{"loadtest", url, "--rate", "fast"}, "invalid argument"},
 		{[]string{"loadtest", "http://203.0.113.7/"}, "--allow-remote"},
 		{[]string{"loadtest", "127.0.0.1:8080"}, "absolute http:// URL"},

@@ -103,16 +103,30 @@ func rolloutState(s *v1alpha1.ScaleSpec) (msg string, done bool, err error) {
 		return "Waiting for rollout to finish: spec update to be observed...", false, nil
 	}
 	if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionProgressing); c != nil && c.Reason == "ProgressDeadlineExceeded" {
-		return "", false, fmt.Errorf("%w: scalespec %q exceeded its progress deadline: %s", errRolloutStalled, s.Metadata.Name, c.Message)
+		cause := ""
+		if f := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReplicaFailure); f != nil && f.Status == v1alpha1.ConditionTrue {
+			cause = fmt.Sprintf("; %s: %s", f.Reason, f.Message)
+		}
+		return "", false, fmt.Errorf("%w: scalespec %q exceeded its progress deadline: %s%s", errRolloutStalled, s.Metadata.Name, c.Message, cause)
 	}
 	want := deref(s.Spec.Replicas)
+	// Why it waits, when scalerd knows: crash-loop back-off's held slots
+	// and their delays, else the ReplicaFailure condition (a missing image,
+	// a failing health check). Both are stable values, so that the watch
+	// prints a line per change.
+	why := ""
+	if b := st.Backoff; b != nil && len(b.Slots) > 0 {
+		why = fmt.Sprintf(" (back-off holds %s: its new replicas fail before they become ready)", backoffCell(s.Metadata.Name, b))
+	} else if c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionReplicaFailure); c != nil && c.Status == v1alpha1.ConditionTrue {
+		why = fmt.Sprintf("\n  %s: %s", c.Reason, c.Message)
+	}
 	switch {
 	case st.UpdatedReplicas < want:
-		return fmt.Sprintf("Waiting for rollout to finish: %d out of %d new replicas have been updated...", st.UpdatedReplicas, want), false, nil
+		return fmt.Sprintf("Waiting for rollout to finish: %d out of %d new replicas have been updated...%s", st.UpdatedReplicas, want, why), false, nil
 	case st.Replicas > st.UpdatedReplicas:
-		return fmt.Sprintf("Waiting for rollout to finish: %d old replicas are pending termination...", st.Replicas-st.UpdatedReplicas), false, nil
+		return fmt.Sprintf("Waiting for rollout to finish: %d old replicas are pending termination...%s", st.Replicas-st.UpdatedReplicas, why), false, nil
 	case st.UpdatedReadyReplicas < st.UpdatedReplicas:
-		return fmt.Sprintf("Waiting for rollout to finish: %d of %d updated replicas are available...", st.UpdatedReadyReplicas, st.UpdatedReplicas), false, nil
+		return fmt.Sprintf("Waiting for rollout to finish: %d of %d updated replicas are available...%s", st.UpdatedReadyReplicas, st.UpdatedReplicas, why), false, nil
 	}
 	return fmt.Sprintf("scalespec %q successfully rolled out", s.Metadata.Name), true, nil
 }

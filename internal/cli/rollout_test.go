@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
@@ -35,9 +36,31 @@ func TestRolloutStateSpeaksLikeKubectl(t *testing.T) {
 			t.Errorf("rolloutState = %q, %v, %v; want %q, %v", msg, done, err, tt.want, tt.done)
 		}
 	}
+	held := spec(3, 3, 5, 0, 0)
+	held.Status.Backoff = &v1alpha1.Backoff{Slots: []v1alpha1.SlotBackoff{{Replica: 6, Failures: 3, Delay: v1alpha1.Duration{Duration: 20 * time.Second}}}}
+	if msg, done, err := rolloutState(held); err != nil || done || msg != "Waiting for rollout to finish: 0 out of 5 new replicas have been updated... (back-off holds web-6:20s: its new replicas fail before they become ready)" {
+		t.Errorf("rollout held by back-off: %q, %v, %v", msg, done, err)
+	}
 	stalled := spec(3, 3, 6, 1, 0, v1alpha1.Condition{Type: v1alpha1.ConditionProgressing, Status: v1alpha1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "no new replica turned ready"})
 	if _, _, err := rolloutState(stalled); !errors.Is(err, errRolloutStalled) || !strings.Contains(err.Error(), "progress deadline") {
 		t.Errorf("stalled rollout: %v", err)
+	}
+
+	// Why it waits is said with the count, and with a stall.
+	failure := v1alpha1.Condition{Type: v1alpha1.ConditionReplicaFailure, Status: v1alpha1.ConditionTrue, Reason: "ImageNotFound", Message: `image "demoapp:typo" not found`}
+	msg, _, err := rolloutState(spec(3, 3, 5, 0, 0, failure))
+	if want := "Waiting for rollout to finish: 0 out of 5 new replicas have been updated...\n  ImageNotFound: image \"demoapp:typo\" not found"; err != nil || msg != want {
+		t.Errorf("rolloutState = %q, %v; want %q", msg, err, want)
+	}
+	stalled.Status.Conditions = append(stalled.Status.Conditions, failure)
+	if _, _, err := rolloutState(stalled); err == nil || !strings.Contains(err.Error(), `; ImageNotFound: image "demoapp:typo" not found`) {
+		t.Errorf("stalled rollout with a cause: %v", err)
+	}
+	if got := stallReason(stalled.Status); got != "ImageNotFound" {
+		t.Errorf("get's REASON = %q, want ImageNotFound", got)
+	}
+	if got := stallReason(spec(3, 3, 5, 5, 5).Status); got != "-" {
+		t.Errorf("get's REASON of a converged spec = %q, want -", got)
 	}
 }
 

@@ -129,7 +129,7 @@ func writeTop(w io.Writer, reports []controlapi.TopReport, withSpec bool) {
 		return
 	}
 	tw := newTable(w)
-	header := []any{"NAME", "CPU(%)", "CPU LIMIT", "MEMORY", "MEM LIMIT", "HEALTH", "UPSTREAM", "REQUESTS", "SHARE"}
+	header := []any{"NAME", "CPU(%)", "CPU LIMIT", "MEMORY", "MEM LIMIT", "HEALTH", "UPSTREAM", "REQUESTS", "SHARE", "DEGRADED"}
 	if withSpec {
 		header = append([]any{"SPEC"}, header...)
 	}
@@ -205,7 +205,19 @@ func usageCells(u controlapi.ReplicaUsage, loadBalanced bool) []any {
 	if u.Share != nil {
 		share = fmt.Sprintf("%5.1f%% %s", *u.Share*100, shareBar(*u.Share, 10))
 	}
-	return []any{u.Name, cpu, cpuLimit, mem, memLimit, health, upstream, requests, share}
+	return []any{u.Name, cpu, cpuLimit, mem, memLimit, health, upstream, requests, share, degradedCell(u)}
+}
+
+// degradedCell is the share of the replica's answers its health check
+// reports as degraded (demoapp: served without Redis), "-" when unknown.
+func degradedCell(u controlapi.ReplicaUsage) string {
+	switch {
+	case u.Answers == nil || u.Degraded == nil:
+		return "-"
+	case *u.Answers == 0:
+		return "0 of 0"
+	}
+	return fmt.Sprintf("%.1f%% (%d of %d)", float64(*u.Degraded)/float64(*u.Answers)*100, *u.Degraded, *u.Answers)
 }
 
 // shareBar draws share (0 to 1) as a bar of width cells, in eighths of a

@@ -15,13 +15,13 @@ import (
 // Top answers fixed samples: web with requests read from Redis, and (for
 // all specs) a redis spec whose requests are unknown.
 func (b *stubBackend) Top(_ context.Context, name string, opts controlapi.TopOptions) ([]controlapi.TopReport, error) {
-	n30, n10 := int64(30), int64(10)
+	n30, n10, n40 := int64(30), int64(10), int64(40)
 	s75, s25 := 0.75, 0.25
 	web := controlapi.TopReport{Spec: "web", LoadBalancer: true, TotalRequests: 40,
 		RequestsFrom: "requests:<replica> in Redis of spec " + orDefault(opts.Redis, "redis") + " (replica redis-1)",
 		Replicas: []controlapi.ReplicaUsage{
 			{Name: "web-1", State: "running", Health: "healthy", InUpstream: true, CPUPercent: 12.5, CPULimit: 0.5,
-				MemoryBytes: 10 << 20, MemoryLimitBytes: 128 << 20, Requests: &n30, Share: &s75},
+				MemoryBytes: 10 << 20, MemoryLimitBytes: 128 << 20, Requests: &n30, Share: &s75, Answers: &n40, Degraded: &n10},
 			{Name: "web-2", State: "running", Health: "healthy", Draining: true, CPULimit: 0.5, MemoryLimitBytes: 128 << 20,
 				StatsError: "stats of container c2: not found", Requests: &n10, Share: &s25},
 			{Name: "web-3", State: "exited", CPULimit: 0.5, MemoryLimitBytes: 128 << 20},
@@ -58,7 +58,7 @@ func TestTopPrintsOneRowPerReplicaWithItsShare(t *testing.T) {
 		line int
 		want []string
 	}{
-		{1, []string{"web-1", "12.5%", "0.5", "10Mi", "128Mi (8%)", "healthy", "yes", "30", " 75.0% ███████▌"}},
+		{1, []string{"web-1", "12.5%", "0.5", "10Mi", "128Mi (8%)", "healthy", "yes", "30", " 75.0% ███████▌", "25.0% (10 of 40)"}},
 		{2, []string{"web-2", "-", "0.5", "128Mi", "draining", "10", " 25.0% ██"}},
 		{3, []string{"web-3", "exited", "no"}},
 	} {
@@ -95,7 +95,7 @@ func TestTopOfAllSpecsAddsASpecColumnAndSaysWhyRequestsAreUnknown(t *testing.T) 
 	if !strings.HasPrefix(lines[0], "SPEC") || !strings.HasPrefix(lines[1], "redis") || !strings.Contains(lines[1], "redis-1") {
 		t.Fatalf("table:\n%s", out)
 	}
-	if f := strings.Fields(lines[1]); len(f) != 10 || f[7] != "-" {
+	if f := strings.Fields(lines[1]); len(f) != 11 || f[7] != "-" {
 		t.Errorf("a replica of a spec without a load balancer is in no upstream: %q", lines[1])
 	}
 	if !strings.Contains(out, "redis: requests unknown: spec redis has no dependsOn; pass --redis NAME") ||

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 	"github.com/scaler-dev/scaler/internal/controlapi"
+	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
 // stubBackend answers the control API from fixed data, so that these
@@ -21,6 +22,7 @@ import (
 type stubBackend struct {
 	spec    v1alpha1.ScaleSpec
 	scaled  int32
+	bounds  [2]*int32
 	deleted []string
 }
 
@@ -46,6 +48,11 @@ func (b *stubBackend) Replicas(context.Context, string) ([]v1alpha1.ReplicaInfo,
 
 func (b *stubBackend) Apply(context.Context, []byte, bool) ([]controlapi.ApplyResult, error) {
 	return []controlapi.ApplyResult{{Name: "web", Action: "configured"}}, nil
+}
+
+func (b *stubBackend) SetAutoscalingBounds(_ context.Context, _ string, minReplicas, maxReplicas *int32) error {
+	b.bounds = [2]*int32{minReplicas, maxReplicas}
+	return nil
 }
 
 func (b *stubBackend) Scale(_ context.Context, _ string, n int32) error {
@@ -91,7 +98,7 @@ func serveStub(t *testing.T) (*stubBackend, string) {
 	spec.Status = &v1alpha1.Status{ObservedGeneration: 2, Replicas: 2, ReadyReplicas: 1, UpdatedReplicas: 2, Upstream: []string{"web-1"},
 		Conditions: []v1alpha1.Condition{{Type: "Available", Status: "False", Reason: "MinimumReplicasUnavailable"}}}
 	b := &stubBackend{spec: spec}
-	sock := filepath.Join(t.TempDir(), "s.sock")
+	sock := filepath.Join(testenv.PrivateDir(t), "s.sock")
 	l, err := controlapi.Listen(sock)
 	if err != nil {
 		t.Fatal(err)
@@ -142,8 +149,12 @@ func TestBadFlagsAndUnknownSpecsFail(t *testing.T) {
 		{[]string{"get", "-o", "xml"}, `--output="xml"`},
 		{[]string{"get", "nope"}, `"nope"`},
 		{[]string{"scale", "web"}, "--replicas is required"},
-		{[]string{"scale", "web", "--replicas", "-2"}, "0 or more"},
+		{[]string{"scale", "web", "--replicas", "-2"}, "from 0 to 1000"},
+		{[]string{"scale", "web", "--replicas", "1001"}, "from 0 to 1000"},
 		{[]string{"scale", "web", "--replicas", "many"}, "invalid argument"},
+		{[]string{"scale", "web", "--replicas", "3", "--max", "5"}, "give one or the other"},
+		{[]string{"scale", "web", "--min", "0"}, "--min=0: must be from 1 to 1000"},
+		{[]string{"scale", "web", "--min", "6", "--max", "5"}, "--min=6 is more than --max=5"},
 		{[]string{"describe"}, "exactly one spec name"},
 		{[]string{"delete"}, "give the spec names"},
 	}
@@ -159,6 +170,10 @@ func TestScaleDeleteDescribeAndEvents(t *testing.T) {
 	b, sock := serveStub(t)
 	if out, errOut, code := ctl(sock, "scale", "web", "--replicas", "5"); code != 0 || out != "scalespec/web scaled\n" || b.scaled != 5 {
 		t.Fatalf("scale: exit %d out %q err %q scaled %d", code, out, errOut, b.scaled)
+	}
+	if out, errOut, code := ctl(sock, "scale", "web", "--max", "9"); code != 0 || out != "scalespec/web autoscaling bounds set\n" ||
+		b.bounds[0] != nil || b.bounds[1] == nil || *b.bounds[1] != 9 {
+		t.Fatalf("scale --max: exit %d out %q err %q bounds %v", code, out, errOut, b.bounds)
 	}
 	if out, _, code := ctl(sock, "delete", "web"); code != 0 || out != "scalespec/web deleted\n" || b.deleted[0] != "web" {
 		t.Fatalf("delete: exit %d out %q", code, out)

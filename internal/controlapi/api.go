@@ -34,6 +34,13 @@ type ScaleRequest struct {
 	Replicas int32 `json:"replicas"`
 }
 
+// BoundsRequest is the body of a call that changes an autoscaled spec's
+// minReplicas and maxReplicas; an absent one stays.
+type BoundsRequest struct {
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
+}
+
 // Backend does what the API asks; the daemon implements it over the spec
 // store and the controller.
 type Backend interface {
@@ -42,10 +49,16 @@ type Backend interface {
 	Replicas(ctx context.Context, name string) ([]v1alpha1.ReplicaInfo, error)
 	Apply(ctx context.Context, docs []byte, dryRun bool) ([]ApplyResult, error)
 	Scale(ctx context.Context, name string, replicas int32) error
+	// SetAutoscalingBounds changes spec.autoscaling's minReplicas and
+	// maxReplicas in the spec's file; nil leaves one as it is.
+	SetAutoscalingBounds(ctx context.Context, name string, minReplicas, maxReplicas *int32) error
 	Delete(ctx context.Context, name string) error
 	Events(ctx context.Context, spec string) ([]v1alpha1.Event, error)
 	RolloutBackend
 	TopBackend
+	LogsBackend
+	ExecBackend
+	VersionBackend
 }
 
 // errorBody is how errors travel.

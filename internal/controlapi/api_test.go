@@ -13,12 +13,14 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
+	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
 // memBackend is an in-memory Backend for testing the wire, not decisions.
 type memBackend struct {
 	replicas map[string]int32
 	applied  []byte
+	bounds   [2]*int32
 }
 
 func (m *memBackend) List(context.Context) ([]v1alpha1.ScaleSpec, error) {
@@ -50,6 +52,14 @@ func (m *memBackend) Apply(_ context.Context, docs []byte, dryRun bool) ([]Apply
 		m.applied = docs
 	}
 	return []ApplyResult{{Name: "web", Action: "created"}}, nil
+}
+
+func (m *memBackend) SetAutoscalingBounds(_ context.Context, name string, minReplicas, maxReplicas *int32) error {
+	if _, ok := m.replicas[name]; !ok {
+		return fmt.Errorf("scalespec %q: %w", name, ErrNotFound)
+	}
+	m.bounds = [2]*int32{minReplicas, maxReplicas}
+	return nil
 }
 
 func (m *memBackend) Scale(_ context.Context, name string, n int32) error {
@@ -85,7 +95,7 @@ func (m *memBackend) RolloutRestart(context.Context, string) error { return nil 
 func (m *memBackend) Sync(context.Context) error { return nil }
 
 func TestRolloutCalls(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "s.sock")
+	sock := filepath.Join(testenv.PrivateDir(t), "s.sock")
 	l, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +120,7 @@ func TestRolloutCalls(t *testing.T) {
 }
 
 func TestClientServerOverUnixSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "s.sock")
+	sock := filepath.Join(testenv.PrivateDir(t), "s.sock")
 	l, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,13 @@ func (c *Client) Scale(ctx context.Context, name string, replicas int32) error {
 	return c.do(ctx, http.MethodPost, "/v1/specs/"+url.PathEscape(name)+"/scale", body, nil)
 }
 
+// SetAutoscalingBounds changes an autoscaled spec's minReplicas and
+// maxReplicas; nil leaves one as it is.
+func (c *Client) SetAutoscalingBounds(ctx context.Context, name string, minReplicas, maxReplicas *int32) error {
+	body, _ := json.Marshal(BoundsRequest{MinReplicas: minReplicas, MaxReplicas: maxReplicas})
+	return c.do(ctx, http.MethodPost, "/v1/specs/"+url.PathEscape(name)+"/autoscaling", body, nil)
+}
+
 // Delete removes a spec; scalerd then drains and removes its containers.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/specs/"+url.PathEscape(name), nil, nil)
@@ -82,39 +89,14 @@ func (c *Client) Events(ctx context.Context, spec string) ([]v1alpha1.Event, err
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://scalerd"+path, rd)
+	resp, err := c.send(ctx, method, path, body, nil)
 	if err != nil {
 		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w: nothing listens on %s; start it with `make run` or `scalerd --socket %s`, or point --socket (or SCALER_SOCKET) at its socket",
-				ErrDaemonNotRunning, c.socket, c.socket)
-		}
-		return fmt.Errorf("calling scalerd on %s: %w", c.socket, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("reading scalerd's answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		var e errorBody
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			return fmt.Errorf("scalerd answered %s", resp.Status)
-		}
-		switch e.Reason {
-		case "NotFound":
-			return &remoteError{msg: e.Error, kind: ErrNotFound}
-		case "Invalid":
-			return &remoteError{msg: e.Error, kind: ErrInvalid}
-		}
-		return errors.New(e.Error)
 	}
 	if out == nil {
 		return nil
@@ -123,6 +105,49 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 		return fmt.Errorf("decoding scalerd's answer: %w", err)
 	}
 	return nil
+}
+
+// send makes one call and returns the answer of a call that succeeded,
+// body unread, for the caller to close; an error answer becomes the error.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, header http.Header) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://scalerd"+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w: nothing listens on %s; start it with `make run` or `scalerd --socket %s`, or point --socket (or SCALER_SOCKET) at its socket",
+				ErrDaemonNotRunning, c.socket, c.socket)
+		}
+		return nil, fmt.Errorf("calling scalerd on %s: %w", c.socket, err)
+	}
+	if resp.StatusCode < 300 { // 101 included: exec's upgraded stream
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("reading scalerd's answer: %w", err)
+	}
+	var e errorBody
+	if json.Unmarshal(data, &e) != nil || e.Error == "" {
+		return nil, fmt.Errorf("scalerd answered %s", resp.Status)
+	}
+	switch e.Reason {
+	case "NotFound":
+		return nil, &remoteError{msg: e.Error, kind: ErrNotFound}
+	case "Invalid":
+		return nil, &remoteError{msg: e.Error, kind: ErrInvalid}
+	}
+	return nil, errors.New(e.Error)
 }
 
 // remoteError carries the daemon's message unchanged while matching the

@@ -54,6 +54,13 @@ type ReplicaUsage struct {
 	Requests *int64 `json:"requests"`
 	// Share is Requests over the spec's total, from 0 to 1; nil when unknown.
 	Share *float64 `json:"share"`
+	// Answers and Degraded are what the replica's last health check
+	// reported, for apps whose health answer is JSON with those numbers
+	// (demoapp: answers of GET / since it started, and those served
+	// without Redis). An app answering 200 without its store looks healthy
+	// to every other column. Nil when the health output has no such field.
+	Answers  *int64 `json:"answers,omitempty"`
+	Degraded *int64 `json:"degraded,omitempty"`
 }
 
 // TopBackend is the part of a Backend that samples replicas.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+
+	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
 // Top answers one report per known spec and echoes the Redis option in
@@ -28,7 +30,7 @@ func (m *memBackend) Top(_ context.Context, name string, opts TopOptions) ([]Top
 }
 
 func TestTopOverTheWire(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "s.sock")
+	sock := filepath.Join(testenv.PrivateDir(t), "s.sock")
 	l, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 	"github.com/scaler-dev/scaler/controllers"
@@ -22,12 +24,23 @@ type backend struct {
 	controller *controllers.Controller
 	events     *controllers.Recorder
 	history    *history.Store
+	// instance is scalerd's --instance, for `scalectl version`.
+	instance string
 }
 
 var _ controlapi.Backend = (*backend)(nil)
 
+// List returns every spec a file defines, those with no valid version yet
+// included: they show as Invalid, with their errors, rather than not at all.
 func (b *backend) List(ctx context.Context) ([]v1alpha1.ScaleSpec, error) {
 	names := b.store.Names()
+	// A spec held because a file that may define it cannot be read is
+	// known only to the reconciler, which keeps its containers.
+	for _, n := range b.reconciler.Known() {
+		if !slices.Contains(names, n) && b.store.Defined(n) {
+			names = append(names, n)
+		}
+	}
 	sort.Strings(names)
 	out := make([]v1alpha1.ScaleSpec, 0, len(names))
 	for _, n := range names {
@@ -38,10 +51,28 @@ func (b *backend) List(ctx context.Context) ([]v1alpha1.ScaleSpec, error) {
 	return out, nil
 }
 
+// Get returns the spec in force with its status. A spec with no valid
+// version (invalid from its first version, or held because a file that may
+// define it cannot be read) comes back as its name and a status that says
+// why: SpecValid=False with the errors.
 func (b *backend) Get(_ context.Context, name string) (*v1alpha1.ScaleSpec, error) {
-	spec, _, ok := b.store.Get(name)
+	spec, specErr, ok := b.store.Get(name)
 	if !ok {
-		return nil, fmt.Errorf("scalespec %q: %w; `scalectl get` lists the specs", name, controlapi.ErrNotFound)
+		if !b.store.Defined(name) {
+			return nil, fmt.Errorf("scalespec %q: %w; `scalectl get` lists the specs", name, controlapi.ErrNotFound)
+		}
+		spec = &v1alpha1.ScaleSpec{APIVersion: v1alpha1.GroupVersion, Kind: v1alpha1.Kind, Metadata: v1alpha1.ObjectMeta{Name: name}}
+		st, known := b.reconciler.Status(name)
+		if !known || v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionSpecValid) == nil {
+			msg := "no valid version of this spec is known"
+			if specErr != nil {
+				msg = specErr.Error()
+			}
+			st.Conditions = v1alpha1.SetCondition(st.Conditions, v1alpha1.Condition{Type: v1alpha1.ConditionSpecValid,
+				Status: v1alpha1.ConditionFalse, Reason: "InvalidSpec", Message: msg, LastTransitionTime: time.Now().UTC().Truncate(time.Second)})
+		}
+		spec.Status = &st
+		return spec, nil
 	}
 	spec.Default()
 	if st, ok := b.reconciler.Status(name); ok {
@@ -109,10 +140,26 @@ func (b *backend) Apply(_ context.Context, docs []byte, dryRun bool) ([]controla
 }
 
 func (b *backend) Scale(_ context.Context, name string, replicas int32) error {
-	if replicas < 0 {
-		return fmt.Errorf("%w: --replicas=%d: replicas must be 0 or more", controlapi.ErrInvalid, replicas)
+	if replicas < 0 || replicas > v1alpha1.MaxReplicas {
+		return fmt.Errorf("%w: --replicas=%d: replicas must be from 0 to %d", controlapi.ErrInvalid, replicas, v1alpha1.MaxReplicas)
+	}
+	if spec, _, ok := b.store.Get(name); ok && spec.Spec.Autoscaling != nil {
+		a := spec.Spec.Autoscaling
+		return fmt.Errorf("%w: scalespec %q is autoscaled: spec.autoscaling's minReplicas (%d) and maxReplicas (%d) govern its count, not --replicas; change them with `scalectl scale %s --min N --max N`, or remove spec.autoscaling to set replicas by hand",
+			controlapi.ErrInvalid, name, a.Min(), a.MaxReplicas, name)
 	}
 	if err := b.store.SetReplicas(name, replicas); err != nil {
+		return storeError(name, err)
+	}
+	b.controller.Enqueue(name)
+	return nil
+}
+
+func (b *backend) SetAutoscalingBounds(_ context.Context, name string, minReplicas, maxReplicas *int32) error {
+	if minReplicas == nil && maxReplicas == nil {
+		return fmt.Errorf("%w: give --min, --max or both", controlapi.ErrInvalid)
+	}
+	if err := b.store.SetAutoscalingBounds(name, minReplicas, maxReplicas); err != nil {
 		return storeError(name, err)
 	}
 	b.controller.Enqueue(name)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -100,6 +101,11 @@ func (t topSource) top(ctx context.Context, specs []v1alpha1.ScaleSpec, redisOve
 				defer func() { <-sem }()
 				sctx, cancel := context.WithTimeout(ctx, statsTimeout)
 				defer cancel()
+				if c.Health != controllers.HealthNone {
+					if p, err := t.runtime.LastProbe(sctx, c.ID); err == nil {
+						rows[j].Answers, rows[j].Degraded = degradedCounts(p.Output)
+					}
+				}
 				s, err := t.runtime.Stats(sctx, c.ID)
 				if err != nil {
 					rows[j].StatsError = err.Error()
@@ -127,11 +133,26 @@ func (t topSource) top(ctx context.Context, specs []v1alpha1.ScaleSpec, redisOve
 	return reports, nil
 }
 
+// degradedCounts reads "answers" and "degraded" from a health check's
+// JSON output, as demoapp's /health writes them; nil, nil when the output
+// is not such JSON. The health log is the Engine's, so this costs one
+// inspect per replica and no exec.
+func degradedCounts(output string) (answers, degraded *int64) {
+	var h struct {
+		Answers  *int64 `json:"answers"`
+		Degraded *int64 `json:"degraded"`
+	}
+	if json.Unmarshal([]byte(strings.TrimSpace(output)), &h) != nil || h.Answers == nil || h.Degraded == nil {
+		return nil, nil
+	}
+	return h.Answers, h.Degraded
+}
+
 // appReplicas returns a spec's app containers, web-2 before web-10.
 func appReplicas(all []controllers.Container, spec string) []controllers.Container {
 	var app []controllers.Container
 	for _, c := range all {
-		if c.Labels[v1alpha1.LabelSpec] == spec && c.Labels[v1alpha1.LabelRole] != v1alpha1.RoleLB {
+		if c.Labels[v1alpha1.LabelSpec] == spec && c.Labels[v1alpha1.LabelRole] == v1alpha1.RoleApp {
 			app = append(app, c)
 		}
 	}

@@ -24,6 +24,8 @@ type topEngine struct {
 	statsErr   map[string]error
 	redis      map[string]map[string]string // container ID -> key -> value
 	statsDelay time.Duration
+	// probes are the containers' last health-check outputs, by ID.
+	probes map[string]string
 
 	mu               sync.Mutex
 	inFlight, maxFly int
@@ -49,6 +51,14 @@ func (e *topEngine) Stats(_ context.Context, id string) (controllers.Stats, erro
 		return controllers.Stats{}, err
 	}
 	return e.stats[id], nil
+}
+
+func (e *topEngine) LastProbe(_ context.Context, id string) (controllers.ProbeResult, error) {
+	out, ok := e.probes[id]
+	if !ok {
+		return controllers.ProbeResult{}, controllers.ErrNotFound
+	}
+	return controllers.ProbeResult{Output: out}, nil
 }
 
 // Exec answers `redis-cli --raw -p PORT MGET keys...` as redis-cli does:
@@ -103,6 +113,11 @@ func newTopEngine() *topEngine {
 			"c10": {CPUPercent: 40, MemoryBytes: 12 << 20},
 		},
 		redis: map[string]map[string]string{"r1": {"requests:web-1": "30", "requests:web-10": "10", "requests:redis-1": "99"}},
+		probes: map[string]string{
+			"c1":  `{"status":"ok","redis":"down","answers":40,"degraded":10}` + "\n",
+			"c10": "OK, not JSON",
+			"r1":  "PONG",
+		},
 	}
 }
 
@@ -130,15 +145,15 @@ func TestTopJoinsStatsLimitsUpstreamAndRequests(t *testing.T) {
 	}
 	var got []string
 	for _, u := range r.Replicas {
-		got = append(got, fmt.Sprintf("%s %s/%s up=%v drain=%v cpu=%.1f/%.1f mem=%d/%d req=%s share=%s",
+		got = append(got, fmt.Sprintf("%s %s/%s up=%v drain=%v cpu=%.1f/%.1f mem=%d/%d req=%s share=%s degraded=%s/%s",
 			u.Name, u.State, u.Health, u.InUpstream, u.Draining, u.CPUPercent, u.CPULimit, u.MemoryBytes, u.MemoryLimitBytes,
-			deref(u.Requests), deref(u.Share)))
+			deref(u.Requests), deref(u.Share), deref(u.Degraded), deref(u.Answers)))
 	}
 	want := []string{
-		"web-1 running/healthy up=true drain=false cpu=12.5/0.5 mem=10485760/134217728 req=30 share=0.75",
-		"web-2 running/healthy up=false drain=true cpu=2.0/0.5 mem=8388608/134217728 req=0 share=0",
-		"web-3 exited/ up=false drain=false cpu=0.0/0.5 mem=0/134217728 req=0 share=0",
-		"web-10 running/healthy up=true drain=false cpu=40.0/0.5 mem=12582912/134217728 req=10 share=0.25",
+		"web-1 running/healthy up=true drain=false cpu=12.5/0.5 mem=10485760/134217728 req=30 share=0.75 degraded=10/40",
+		"web-2 running/healthy up=false drain=true cpu=2.0/0.5 mem=8388608/134217728 req=0 share=0 degraded=<nil>/<nil>",
+		"web-3 exited/ up=false drain=false cpu=0.0/0.5 mem=0/134217728 req=0 share=0 degraded=<nil>/<nil>",
+		"web-10 running/healthy up=true drain=false cpu=40.0/0.5 mem=12582912/134217728 req=10 share=0.25 degraded=<nil>/<nil>",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -32,6 +32,10 @@ type Config struct {
 	Port int
 	// RedisAddr is host:port of the Redis server that holds the counters.
 	RedisAddr string
+	// RedisPassword authenticates to Redis (AUTH) when set, so that the
+	// Redis of a shared network need not serve every container on it. It
+	// never appears in a log line or a response.
+	RedisPassword string
 	// RedisTimeout bounds each dial, read and write to Redis: a slow or absent
 	// Redis must cost a request at most a few of these, never a hang.
 	RedisTimeout time.Duration
@@ -69,6 +73,7 @@ func LoadConfig(lookup LookupFunc, hostname string) (Config, error) {
 	cfg := Config{
 		Port:                  p.port("PORT", DefaultPort),
 		RedisAddr:             p.hostPort("REDIS_ADDR", DefaultRedisAddr),
+		RedisPassword:         p.secret("REDIS_PASSWORD"),
 		RedisTimeout:          p.duration("REDIS_TIMEOUT", DefaultRedisTimeout, time.Millisecond, 30*time.Second),
 		Hostname:              hostname,
 		InstanceName:          p.str("INSTANCE_NAME", ""),
@@ -124,6 +129,13 @@ func (p *envParser) get(key string) (string, bool) {
 
 func (p *envParser) fail(key string, err error) {
 	p.errs = append(p.errs, fmt.Errorf("%s: %w", key, err))
+}
+
+// secret reads a password as written: spaces may be part of it, so unlike
+// str it trims nothing, and only an unset or empty variable means none.
+func (p *envParser) secret(key string) string {
+	v, _ := p.lookup(key)
+	return v
 }
 
 func (p *envParser) str(key, def string) string {

@@ -62,6 +62,16 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name:  "redis password taken as written, spaces and all",
+			env:   map[string]string{"REDIS_PASSWORD": " s3cret pass "},
+			check: func(c Config) bool { return c.RedisPassword == " s3cret pass " },
+		},
+		{
+			name:  "no redis password unless set",
+			env:   map[string]string{"REDIS_ADDR": "redis:6379"},
+			check: func(c Config) bool { return c.RedisPassword == "" },
+		},
+		{
 			name:  "ipv6 redis address",
 			env:   map[string]string{"REDIS_ADDR": "[::1]:6380"},
 			check: func(c Config) bool { return c.RedisAddr == "[::1]:6380" },

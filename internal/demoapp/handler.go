@@ -3,6 +3,7 @@ package demoapp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -34,6 +35,11 @@ type App struct {
 	// (see ToggleHealth), so that a replica can be made unhealthy from
 	// outside without stopping it.
 	failingHealth atomic.Bool
+
+	// answers and degraded count the answers of GET / since the start, and
+	// those of them served without Redis; /health reports both, so that a
+	// controller sees a degraded replica that still answers 200.
+	answers, degraded atomic.Int64
 }
 
 // ToggleHealth flips whether /health fails, and reports whether it fails
@@ -72,10 +78,21 @@ type servedBy struct {
 	Instance    string `json:"instance"`
 }
 
-// ServeHTTP routes by exact path: four fixed routes need no pattern matching.
+// ServeHTTP routes by exact path: five fixed routes need no pattern matching.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var handle func(http.ResponseWriter, *http.Request)
 	switch r.URL.Path {
+	case "/visits":
+		// The one non-idempotent route: a proxy or a client that resends
+		// it counts a visit twice, so a load that sends it shows whether
+		// anything on the way resent a request.
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on /visits: use POST")
+			return
+		}
+		a.serveRoot(w, r)
+		return
 	case "/":
 		handle = a.serveRoot
 	case "/health":
@@ -96,10 +113,15 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handle(w, r)
 }
 
+// serveRoot counts a visit and answers with it; GET / and POST /visits
+// share it, so both answer the same JSON, degraded (visits null) while the
+// store is away.
 func (a *App) serveRoot(w http.ResponseWriter, r *http.Request) {
 	bp := a.bufs.Get().(*[]byte)
 	body := (*bp)[:0]
+	a.answers.Add(1)
 	if visits, err := a.counter.CountVisit(r.Context()); err != nil {
+		a.degraded.Add(1)
 		body = append(body, a.rootDegraded...)
 	} else {
 		body = append(body, a.rootPrefix...)
@@ -122,10 +144,11 @@ func (a *App) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 4*a.cfg.RedisTimeout)
 	defer cancel()
-	body := []byte(`{"status":"ok","redis":"up"}` + "\n")
+	redis := "up"
 	if err := a.counter.Ping(ctx); err != nil {
-		body = []byte(`{"status":"ok","redis":"down"}` + "\n")
+		redis = "down"
 	}
+	body := fmt.Appendf(nil, `{"status":"ok","redis":%q,"answers":%d,"degraded":%d}`+"\n", redis, a.answers.Load(), a.degraded.Load())
 	w.Header()["Content-Type"] = contentTypeJSON
 	_, _ = w.Write(body)
 }

@@ -185,9 +185,30 @@ func TestHealth(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /health = %d", rec.Code)
 	}
-	got := decode[map[string]string](t, rec)
-	if got["status"] != "ok" || got["redis"] != "up" {
-		t.Errorf("GET /health = %v", got)
+	type health struct {
+		Status, Redis     string
+		Answers, Degraded int64
+	}
+	if got := decode[health](t, rec); got != (health{"ok", "up", 0, 0}) {
+		t.Errorf("GET /health = %+v", got)
+	}
+}
+
+// TestHealthCountsDegradedAnswers: /health says how many answers of GET /
+// were served without Redis, which `scalectl top` shows per replica.
+func TestHealthCountsDegradedAnswers(t *testing.T) {
+	counter := newFakeCounter()
+	app := New(testConfig(), counter, logr.Discard())
+	get(t, app, "/")
+	counter.setErr(errors.New("redis away"))
+	get(t, app, "/")
+	get(t, app, "/")
+	type health struct {
+		Status, Redis     string
+		Answers, Degraded int64
+	}
+	if got := decode[health](t, get(t, app, "/health")); got != (health{"ok", "down", 3, 2}) {
+		t.Errorf("GET /health = %+v, want redis down, 3 answers, 2 degraded", got)
 	}
 }
 
@@ -269,6 +290,58 @@ func TestSlow(t *testing.T) {
 	}
 	if rec := get(t, app, "/slow?ms=-1"); rec.Code != 400 {
 		t.Errorf("GET /slow?ms=-1 = %d, want 400", rec.Code)
+	}
+}
+
+func TestPostVisitsCountsAVisitLikeRoot(t *testing.T) {
+	counter := newFakeCounter()
+	app := New(testConfig(), counter, logr.Discard())
+	for want := int64(1); want <= 2; want++ {
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/visits", strings.NewReader(`{}`)))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("POST /visits = %d %s", rec.Code, rec.Body)
+		}
+		resp := decode[rootResponse](t, rec)
+		if resp.Visits == nil || *resp.Visits != want || resp.ServedBy.Instance != "app-07ef452d3d91" {
+			t.Errorf("POST /visits #%d = visits %v served_by %+v, want visits %d from app-07ef452d3d91", want, resp.Visits, resp.ServedBy, want)
+		}
+	}
+	// GET / counts on the same counter: a POST is a visit like any other.
+	if resp := decode[rootResponse](t, get(t, app, "/")); resp.Visits == nil || *resp.Visits != 3 {
+		t.Errorf("GET / after two POSTs: visits = %v, want 3", resp.Visits)
+	}
+
+	counter.setErr(errors.New("dial tcp: connection refused"))
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/visits", nil))
+	if resp := decode[rootResponse](t, rec); rec.Code != http.StatusOK || resp.Visits != nil || !resp.Degraded {
+		t.Errorf("POST /visits with the store down = %d %+v, want 200 degraded with visits null", rec.Code, resp)
+	}
+}
+
+func TestVisitsTakesOnlyPost(t *testing.T) {
+	counter := newFakeCounter()
+	app := New(testConfig(), counter, logr.Discard())
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete} {
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, httptest.NewRequest(method, "/visits", nil))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+			t.Errorf("%s /visits = %d Allow=%q, want 405 Allow=POST", method, rec.Code, rec.Header().Get("Allow"))
+		}
+	}
+	if n := counter.callCount(); n != 0 {
+		t.Errorf("refused requests called the counter %d times, want 0", n)
+	}
+}
+
+func TestSlowNamesTheBadParameter(t *testing.T) {
+	app := New(testConfig(), newFakeCounter(), logr.Discard())
+	for _, target := range []string{"/slow", "/slow?ms=", "/slow?ms=abc", "/slow?ms=-5", "/slow?ms=1.5"} {
+		rec := get(t, app, target)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"ms: `) {
+			t.Errorf("GET %s = %d %s, want 400 naming ms", target, rec.Code, rec.Body)
+		}
 	}
 }
 

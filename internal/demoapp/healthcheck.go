@@ -15,22 +15,22 @@ const DefaultProbeTimeout = 2 * time.Second
 
 // Probe GETs url and succeeds only on a 200 within timeout. It backs the
 // image's HEALTHCHECK, which cannot use curl: the image has no shell or tools.
-func Probe(ctx context.Context, url string, timeout time.Duration) error {
+func Probe(ctx context.Context, url string, timeout time.Duration) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("health probe: %w", err)
+		return nil, fmt.Errorf("health probe: %w", err)
 	}
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("health probe: %w", err)
+		return nil, fmt.Errorf("health probe: %w", err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("health probe: GET %s: status %d: %s", url, resp.StatusCode, body)
+		return nil, fmt.Errorf("health probe: GET %s: status %d: %s", url, resp.StatusCode, body)
 	}
-	return nil
+	return body, nil
 }

@@ -51,12 +51,14 @@ type visitBatch struct {
 	err    error
 }
 
-// NewRedisCounter counts the visits of instance in the Redis server at addr.
-// It connects lazily: the pool dials on first use, so demoapp starts (and
-// serves degraded) even when Redis is not up yet. Close stops it.
-func NewRedisCounter(addr, instance string, timeout time.Duration) *RedisCounter {
+// NewRedisCounter counts the visits of instance in the Redis server at addr,
+// authenticating with password unless it is empty. It connects lazily: the
+// pool dials on first use, so demoapp starts (and serves degraded) even
+// when Redis is not up yet. Close stops it.
+func NewRedisCounter(addr, password, instance string, timeout time.Duration) *RedisCounter {
 	client := redis.NewClient(&redis.Options{
-		Addr: addr,
+		Addr:     addr,
+		Password: password,
 		// Every wait is bounded by timeout, and nothing is retried: a retry
 		// would multiply the latency a down Redis adds to a request, and the
 		// breaker retries on the next request anyway.

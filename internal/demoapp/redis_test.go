@@ -119,7 +119,7 @@ func readRESPArray(r *bufio.Reader) ([]string, error) {
 
 func TestRedisCounterPipelinesBothIncrs(t *testing.T) {
 	srv := startPipelineOnlyRedis(t, 0)
-	c := NewRedisCounter(srv.ln.Addr().String(), "web-1", 500*time.Millisecond)
+	c := NewRedisCounter(srv.ln.Addr().String(), "", "web-1", 500*time.Millisecond)
 	defer c.Close()
 
 	for want := int64(1); want <= 3; want++ {
@@ -141,7 +141,7 @@ func TestRedisCounterPipelinesBothIncrs(t *testing.T) {
 // Concurrent visits share round trips, and each still gets its own number.
 func TestRedisCounterBatchesConcurrentVisits(t *testing.T) {
 	srv := startPipelineOnlyRedis(t, 20*time.Millisecond)
-	c := NewRedisCounter(srv.ln.Addr().String(), "web-1", time.Second)
+	c := NewRedisCounter(srv.ln.Addr().String(), "", "web-1", time.Second)
 	defer c.Close()
 
 	const visits = 200
@@ -206,7 +206,7 @@ func TestRedisCounterDoesNotHangOnSilentServer(t *testing.T) {
 		}
 	}()
 
-	c := NewRedisCounter(ln.Addr().String(), "web-1", 200*time.Millisecond)
+	c := NewRedisCounter(ln.Addr().String(), "", "web-1", 200*time.Millisecond)
 	defer c.Close()
 	start := time.Now()
 	if _, err := c.CountVisit(context.Background()); err == nil {
@@ -225,7 +225,7 @@ func TestRedisCounterFailsFastWhenRefused(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	c := NewRedisCounter(addr, "web-1", 200*time.Millisecond)
+	c := NewRedisCounter(addr, "", "web-1", 200*time.Millisecond)
 	defer c.Close()
 	start := time.Now()
 	if err := c.Ping(context.Background()); err == nil {
@@ -233,5 +233,114 @@ func TestRedisCounterFailsFastWhenRefused(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Ping took %s against a closed port", took)
+	}
+}
+
+// authRedis answers like a Redis started with --requirepass: every command
+// but AUTH (and HELLO, refused as by Redis 5, so that the client falls back
+// to AUTH) gets NOAUTH until the connection authenticated with password.
+type authRedis struct {
+	ln       net.Listener
+	password string
+	mu       sync.Mutex
+	visits   int64
+	authOK   int
+	authBad  int
+}
+
+func startAuthRedis(t *testing.T, password string) *authRedis {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &authRedis{ln: ln, password: password}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(conn)
+		}
+	}()
+	return s
+}
+
+func (s *authRedis) serve(conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	authed := false
+	for {
+		args, err := readRESPArray(r)
+		if err != nil {
+			return
+		}
+		switch cmd := strings.ToUpper(args[0]); {
+		case cmd == "HELLO":
+			fmt.Fprint(conn, "-ERR unknown command 'HELLO'\r\n")
+		case cmd == "AUTH":
+			s.mu.Lock()
+			// AUTH password, or AUTH default password (Redis 6 ACL form).
+			if args[len(args)-1] == s.password && len(args) <= 3 {
+				authed = true
+				s.authOK++
+				fmt.Fprint(conn, "+OK\r\n")
+			} else {
+				s.authBad++
+				fmt.Fprint(conn, "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+			}
+			s.mu.Unlock()
+		case !authed:
+			fmt.Fprint(conn, "-NOAUTH Authentication required.\r\n")
+		case cmd == "INCRBY":
+			by, _ := strconv.ParseInt(args[2], 10, 64)
+			s.mu.Lock()
+			if args[1] == "visits" {
+				s.visits += by
+			}
+			fmt.Fprintf(conn, ":%d\r\n", s.visits)
+			s.mu.Unlock()
+		case cmd == "PING":
+			fmt.Fprint(conn, "+PONG\r\n")
+		default:
+			fmt.Fprint(conn, "+OK\r\n")
+		}
+	}
+}
+
+// With REDIS_PASSWORD, demoapp authenticates before counting; without it,
+// or with a wrong one, a Redis that requires a password refuses it and the
+// visit fails (the handler then answers degraded).
+func TestRedisCounterAuthenticatesWithPassword(t *testing.T) {
+	srv := startAuthRedis(t, "s3cret")
+
+	c := NewRedisCounter(srv.ln.Addr().String(), "s3cret", "web-1", time.Second)
+	defer c.Close()
+	for want := int64(1); want <= 2; want++ {
+		got, err := c.CountVisit(context.Background())
+		if err != nil || got != want {
+			t.Fatalf("CountVisit with the password = %d, %v; want %d", got, err, want)
+		}
+	}
+	if err := c.Ping(context.Background()); err != nil {
+		t.Errorf("Ping with the password: %v", err)
+	}
+
+	for _, password := range []string{"", "wrong"} {
+		bad := NewRedisCounter(srv.ln.Addr().String(), password, "web-2", time.Second)
+		if _, err := bad.CountVisit(context.Background()); err == nil {
+			t.Errorf("CountVisit with password %q succeeded against a Redis that requires another", password)
+		}
+		if err := bad.Ping(context.Background()); err == nil {
+			t.Errorf("Ping with password %q succeeded against a Redis that requires another", password)
+		}
+		bad.Close()
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.authOK == 0 || srv.visits != 2 {
+		t.Errorf("server saw %d good AUTHs and %d visits, want at least 1 and 2", srv.authOK, srv.visits)
 	}
 }

@@ -22,14 +22,14 @@ import (
 // cfg.ShutdownTimeout and returns.
 func Run(ctx context.Context, cfg Config, log logr.Logger) error {
 	redis.SetLogger(redisLogger{log})
-	counter := NewRedisCounter(cfg.RedisAddr, cfg.InstanceName, cfg.RedisTimeout)
+	counter := NewRedisCounter(cfg.RedisAddr, cfg.RedisPassword, cfg.InstanceName, cfg.RedisTimeout)
 	defer counter.Close()
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "instance", cfg.InstanceName, "redisAddr", cfg.RedisAddr)
+	log.Info("serving", "addr", ln.Addr().String(), "instance", cfg.InstanceName, "redisAddr", cfg.RedisAddr, "redisAuth", cfg.RedisPassword != "")
 	app := New(cfg, counter, log)
 	toggles := make(chan os.Signal, 1)
 	signal.Notify(toggles, syscall.SIGUSR1)

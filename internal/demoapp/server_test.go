@@ -109,14 +109,14 @@ func TestProbe(t *testing.T) {
 	addr, _, _ := startServe(t, app, time.Second)
 	ctx := context.Background()
 
-	if err := Probe(ctx, "http://"+addr+"/health", time.Second); err != nil {
+	if _, err := Probe(ctx, "http://"+addr+"/health", time.Second); err != nil {
 		t.Errorf("Probe(/health) = %v, want nil", err)
 	}
-	if err := Probe(ctx, "http://"+addr+"/nope", time.Second); err == nil || !strings.Contains(err.Error(), "status 404") {
+	if _, err := Probe(ctx, "http://"+addr+"/nope", time.Second); err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Errorf("Probe(/nope) = %v, want a status 404 error", err)
 	}
 	start := time.Now()
-	if err := Probe(ctx, "http://"+addr+"/slow?ms=3000", 200*time.Millisecond); err == nil {
+	if _, err := Probe(ctx, "http://"+addr+"/slow?ms=3000", 200*time.Millisecond); err == nil {
 		t.Error("Probe of a slow endpoint succeeded, want a timeout")
 	}
 	if took := time.Since(start); took > time.Second {
@@ -129,7 +129,7 @@ func TestProbe(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	if err := Probe(ctx, "http://"+closed+"/health", time.Second); err == nil {
+	if _, err := Probe(ctx, "http://"+closed+"/health", time.Second); err == nil {
 		t.Error("Probe of a closed port succeeded")
 	}
 }

@@ -44,12 +44,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec controllers.Containe
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
+	if err := r.ensureVolumes(ctx, spec); err != nil {
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
 	resp, err := r.client.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
 	if err != nil {
 		err = classify(err)
-		if errors.Is(err, controllers.ErrNotFound) {
-			return "", fmt.Errorf("create container %s: image %q not found; build it (make images) or point the spec at an existing image: %w",
-				spec.Name, spec.Image, err)
+		if errors.Is(err, controllers.ErrNotFound) && strings.Contains(err.Error(), "No such image") {
+			return "", fmt.Errorf("create container %s: image %q not found; build it (make images) or point the spec at an existing image: %w: %w",
+				spec.Name, spec.Image, controllers.ErrImageNotFound, err)
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -78,7 +81,9 @@ func createConfig(spec controllers.ContainerSpec, caps controllers.Capabilities)
 	}
 	// The replica's name as its hostname lets an app that reports its
 	// hostname (the demo does) say "web-2" rather than a container ID.
-	if isHostname(spec.Name) {
+	if spec.Hostname != "" {
+		cfg.Hostname = spec.Hostname
+	} else if isHostname(spec.Name) {
 		cfg.Hostname = spec.Name
 	}
 	// The spec's command replaces the image's entrypoint, as DESIGN says:
@@ -125,7 +130,14 @@ func createConfig(spec controllers.ContainerSpec, caps controllers.Capabilities)
 			Memory:            spec.MemoryBytes,
 			MemoryReservation: spec.MemoryReservation,
 		},
-		CapAdd: spec.CapAdd,
+		CapAdd:         spec.CapAdd,
+		ReadonlyRootfs: spec.ReadOnlyRootfs,
+		Tmpfs:          maps.Clone(spec.Tmpfs),
+		Mounts:         volumeMounts(spec.Volumes),
+	}
+	if spec.PidsLimit > 0 {
+		limit := spec.PidsLimit
+		hostCfg.PidsLimit = &limit
 	}
 	if spec.Hardened {
 		hostCfg.SecurityOpt = []string{"no-new-privileges:true"}

@@ -24,7 +24,14 @@ import (
 // API version.
 func fakeEngine(t *testing.T, apiVersion string, routes map[string]http.HandlerFunc) *Runtime {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return fakeEngineWith(t, apiVersion, routes, nil)
+}
+
+// fakeEngineWith is fakeEngine with middleware around every request, the
+// pings included (a test makes the whole Engine hang with it).
+func fakeEngineWith(t *testing.T, apiVersion string, routes map[string]http.HandlerFunc, middleware func(http.Handler) http.Handler) *Runtime {
+	t.Helper()
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/_ping" {
 			w.Header().Set("Api-Version", apiVersion)
 			w.Header().Set("Ostype", "linux")
@@ -38,7 +45,11 @@ func fakeEngine(t *testing.T, apiVersion string, routes map[string]http.HandlerF
 		}
 		t.Errorf("fake engine: unexpected %s %s", r.Method, r.URL.Path)
 		http.Error(w, `{"message":"not faked"}`, http.StatusNotImplemented)
-	}))
+	})
+	if middleware != nil {
+		handler = middleware(handler)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	cli, err := client.NewClientWithOpts(
 		client.WithHost("tcp://"+srv.Listener.Addr().String()),

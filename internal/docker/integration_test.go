@@ -140,11 +140,20 @@ func TestCreateListHealth(t *testing.T) {
 		t.Errorf("published port answered %q, want %q", body, want)
 	}
 
+	if p, err := r.LastProbe(ctx, id); err != nil || p.ExitCode != 0 || p.End.IsZero() {
+		t.Errorf("LastProbe of a healthy container = %+v, %v; want exit 0", p, err)
+	}
+
 	// The app fails its health check while this file exists.
 	if err := r.CopyFile(ctx, id, "/state/unhealthy", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
 	waitHealth(t, r, id, controllers.HealthUnhealthy)
+	if p, err := r.LastProbe(ctx, id); err != nil || p.ExitCode == 0 {
+		t.Errorf("LastProbe of an unhealthy container = %+v, %v; want a failure", p, err)
+	} else {
+		t.Logf("last probe of the unhealthy container: exit %d, %q", p.ExitCode, p.Output)
+	}
 }
 
 // TestCommandOverridesEntrypoint checks DESIGN's "command overrides the
@@ -215,6 +224,13 @@ func TestExec(t *testing.T) {
 
 	if _, err := r.Exec(ctx, "dockertest-missing-"+randomSuffix(), []string{"/testapp"}); !errors.Is(err, controllers.ErrNotFound) {
 		t.Errorf("exec in a missing container: got %v, want ErrNotFound", err)
+	}
+	// A stopped container: the start prober stops probing on this answer.
+	if err := r.StopContainer(ctx, id, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Exec(ctx, id, []string{"/testapp", "exit", "0", "fine"}); !errors.Is(err, controllers.ErrConflict) {
+		t.Errorf("exec in a stopped container: got %v, want ErrConflict", err)
 	}
 }
 
@@ -436,8 +452,8 @@ func TestCreateErrors(t *testing.T) {
 
 	missing := "scaler-docker-test-missing:" + randomSuffix()
 	_, err = r.CreateContainer(ctx, controllers.ContainerSpec{Name: testenv.Name(t, "docker"), Image: missing, Labels: testLabels(t)})
-	if !errors.Is(err, controllers.ErrNotFound) {
-		t.Errorf("create from a missing image: got %v, want ErrNotFound", err)
+	if !errors.Is(err, controllers.ErrNotFound) || !errors.Is(err, controllers.ErrImageNotFound) {
+		t.Errorf("create from a missing image: got %v, want ErrNotFound and ErrImageNotFound", err)
 	}
 	if err != nil && !strings.Contains(err.Error(), "make images") {
 		t.Errorf("missing-image error %q does not say how to fix it", err)

@@ -105,6 +105,28 @@ func TestCreateConfigMapping(t *testing.T) {
 			}
 		},
 	}, {
+		name: "pids limit, read-only root and tmpfs reach the host config",
+		spec: controllers.ContainerSpec{PidsLimit: 64, ReadOnlyRootfs: true, Tmpfs: map[string]string{"/tmp": controllers.ReadOnlyTmpOptions}},
+		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
+			if host.PidsLimit == nil || *host.PidsLimit != 64 {
+				t.Errorf("pids limit %v, want 64", host.PidsLimit)
+			}
+			if !host.ReadonlyRootfs {
+				t.Error("root file system is writable, want read-only")
+			}
+			if got := host.Tmpfs["/tmp"]; got != "rw,noexec,nosuid,nodev,size=64m,mode=1777" || len(host.Tmpfs) != 1 {
+				t.Errorf("tmpfs %v, want /tmp only, size-bounded, mode 1777", host.Tmpfs)
+			}
+		},
+	}, {
+		name: "no pids limit and a writable root by default",
+		spec: controllers.ContainerSpec{},
+		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
+			if host.PidsLimit != nil || host.ReadonlyRootfs || host.Tmpfs != nil {
+				t.Errorf("pids limit %v read-only %v tmpfs %v, want the Engine's defaults", host.PidsLimit, host.ReadonlyRootfs, host.Tmpfs)
+			}
+		},
+	}, {
 		name: "a long name is no hostname",
 		spec: controllers.ContainerSpec{Name: "a-name-that-is-far-too-long-to-be-one-dns-label-because-it-has-more-than-63-chars"},
 		check: func(t *testing.T, cfg *container.Config, _ *container.HostConfig) {
@@ -217,6 +239,22 @@ func TestToEvent(t *testing.T) {
 		}
 		if len(ev.Labels) != 3 || ev.Labels["scaler.dev/spec"] != "web" {
 			t.Errorf("labels %v, want only scaler.dev/ ones", ev.Labels)
+		}
+	}
+}
+
+func TestClipKeepsRunesWhole(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"ééé", 3, "é…"}, // é is 2 bytes: byte 3 is inside the second
+	} {
+		if got := clip(c.in, c.n); got != c.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
 	}
 }

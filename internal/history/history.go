@@ -21,6 +21,11 @@ import (
 // ErrNoRevision means the asked-for revision is not in the history.
 var ErrNoRevision = errors.New("no such revision")
 
+// ErrNotSaved wraps a failure to write a history file. The revision it
+// goes with is kept in memory and valid; the write is tried again on the
+// next Record.
+var ErrNotSaved = errors.New("the rollout history could not be written")
+
 // Revision is one template a spec ran.
 type Revision struct {
 	Revision int64 `json:"revision"`
@@ -44,7 +49,14 @@ type Store struct {
 	mu  sync.Mutex
 	// specs caches what is on disk; the files are the truth after a restart.
 	specs map[string]*specHistory
-	now   func() time.Time
+	// unsaved holds the specs whose history in memory is newer than
+	// their file, because a write failed.
+	unsaved map[string]bool
+	now     func() time.Time
+	// OnCorrupt, if set, is told of a history file that could not be
+	// decoded and was moved aside to movedTo; the spec's history starts
+	// afresh. scalerd logs it and records an event.
+	OnCorrupt func(spec, movedTo string, err error)
 }
 
 // Open returns the history kept in dir, creating dir if needed.
@@ -52,7 +64,7 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating history directory: %w", err)
 	}
-	return &Store{dir: dir, specs: map[string]*specHistory{}, now: time.Now}, nil
+	return &Store{dir: dir, specs: map[string]*specHistory{}, unsaved: map[string]bool{}, now: time.Now}, nil
 }
 
 func (s *Store) path(spec string) string { return filepath.Join(s.dir, spec+".json") }
@@ -71,45 +83,85 @@ func (s *Store) load(spec string) (*specHistory, error) {
 	default:
 		if err := json.Unmarshal(data, h); err != nil {
 			// A history is a convenience: a corrupt one starts afresh
-			// rather than stopping the spec from converging.
+			// rather than stopping the spec from converging, but it is
+			// kept, and said, never silently dropped.
 			h = &specHistory{}
+			movedTo := s.path(spec) + ".corrupt-" + s.now().UTC().Format("20060102T150405Z")
+			if mvErr := os.Rename(s.path(spec), movedTo); mvErr != nil {
+				err = errors.Join(err, fmt.Errorf("moving it aside: %w", mvErr))
+				movedTo = ""
+			} else {
+				_ = syncDir(s.dir)
+			}
+			if s.OnCorrupt != nil {
+				s.OnCorrupt(spec, movedTo, fmt.Errorf("history of %s in %s is corrupt: %w", spec, s.path(spec), err))
+			}
 		}
 	}
 	s.specs[spec] = h
 	return h, nil
 }
 
+// save writes the history of spec atomically: a temp file, synced, renamed
+// over the old one, and the directory synced so that the rename survives a
+// power loss.
 func (s *Store) save(spec string, h *specHistory) error {
 	data, err := json.MarshalIndent(h, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, "."+spec+".*.tmp")
+	if err := writeFile(s.dir, s.path(spec), "."+spec+".*.tmp", data); err != nil {
+		// The temp file's random name would make each failure look new.
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("writing history of %s in %s: %w", spec, s.dir, err)
+	}
+	return nil
+}
+
+func writeFile(dir, path, pattern string, data []byte) error {
+	tmp, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return fmt.Errorf("writing history of %s: %w", spec, err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing history of %s: %w", spec, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing history of %s: %w", spec, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing history of %s: %w", spec, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), s.path(spec)); err != nil {
-		return fmt.Errorf("writing history of %s: %w", spec, err)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
 	}
-	return nil
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Record makes hash the current revision of spec and returns its number.
 // A hash already current keeps its number; an older one (an undo) moves to
 // a new number at the top, as Kubernetes renumbers. At most limit revisions
 // are kept, the current one always among them.
+//
+// When the file cannot be written, the revision still counts, in memory,
+// and Record returns its number with an error wrapping ErrNotSaved; each
+// later Record tries the write again. Only a history that cannot be read
+// returns 0.
 func (s *Store) Record(spec, hash string, t v1alpha1.Template, limit int) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,7 +171,7 @@ func (s *Store) Record(spec, hash string, t v1alpha1.Template, limit int) (int64
 	}
 	n := len(h.Revisions)
 	if n > 0 && h.Revisions[n-1].Hash == hash {
-		return h.Revisions[n-1].Revision, nil
+		return h.Revisions[n-1].Revision, s.retrySave(spec, h)
 	}
 	next := int64(1)
 	if n > 0 {
@@ -138,13 +190,21 @@ func (s *Store) Record(spec, hash string, t v1alpha1.Template, limit int) (int64
 	if len(kept) > limit {
 		kept = kept[len(kept)-limit:]
 	}
-	old := h.Revisions
 	h.Revisions = kept
-	if err := s.save(spec, h); err != nil {
-		h.Revisions = old
-		return 0, err
+	s.unsaved[spec] = true
+	return next, s.retrySave(spec, h)
+}
+
+// retrySave writes a history that memory holds newer than its file.
+func (s *Store) retrySave(spec string, h *specHistory) error {
+	if !s.unsaved[spec] {
+		return nil
 	}
-	return next, nil
+	if err := s.save(spec, h); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotSaved, err)
+	}
+	delete(s.unsaved, spec)
+	return nil
 }
 
 // List returns the revisions of spec, oldest first.
@@ -199,6 +259,7 @@ func (s *Store) Restart(spec string) (string, error) {
 		h.RestartedAt = old
 		return "", err
 	}
+	delete(s.unsaved, spec)
 	return h.RestartedAt, nil
 }
 
@@ -218,6 +279,7 @@ func (s *Store) Forget(spec string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.specs, spec)
+	delete(s.unsaved, spec)
 	if err := os.Remove(s.path(spec)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing history of %s: %w", spec, err)
 	}

@@ -86,3 +86,64 @@ func TestRestartAndForget(t *testing.T) {
 		t.Error("Forget must remove the file")
 	}
 }
+
+func TestCorruptHistoryIsMovedAsideAndSaid(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/web.json", []byte(`{"revisions": [{"revision": 3,`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Open(dir)
+	var told []string
+	s.OnCorrupt = func(spec, movedTo string, err error) {
+		told = append(told, spec+" "+movedTo+" "+err.Error())
+	}
+	rev, err := s.Record("web", "a", tmpl("a"), 10)
+	if err != nil || rev != 1 {
+		t.Fatalf("Record over a corrupt history = %d, %v; want a fresh revision 1", rev, err)
+	}
+	if len(told) != 1 || !strings.Contains(told[0], "web "+dir+"/web.json.corrupt-") || !strings.Contains(told[0], "history of web in "+dir+"/web.json is corrupt") {
+		t.Fatalf("OnCorrupt calls: %q", told)
+	}
+	moved := strings.Fields(told[0])[1]
+	if b, err := os.ReadFile(moved); err != nil || !strings.Contains(string(b), `"revision": 3`) {
+		t.Errorf("the corrupt file was not kept: %v %q", err, b)
+	}
+}
+
+func TestFailedWriteKeepsTheRevisionAndRetries(t *testing.T) {
+	dir := t.TempDir() + "/history"
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Record("web", "a", tmpl("a"), 10); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing can be created where the directory was, even by root.
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.Record("web", "b", tmpl("b"), 10)
+	if rev != 2 || !errors.Is(err, ErrNotSaved) {
+		t.Fatalf("Record while unwritable = %d, %v; want revision 2 and ErrNotSaved", rev, err)
+	}
+	if rev, err := s.Record("web", "b", tmpl("b"), 10); rev != 2 || !errors.Is(err, ErrNotSaved) {
+		t.Fatalf("Record again = %d, %v; want 2, still not saved", rev, err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	if rev, err := s.Record("web", "b", tmpl("b"), 10); rev != 2 || err != nil {
+		t.Fatalf("Record once writable = %d, %v; want 2 saved", rev, err)
+	}
+	s2, _ := Open(dir)
+	if revs, _ := s2.List("web"); len(revs) != 2 || revs[1].Hash != "b" {
+		t.Errorf("after a restart: %+v; want the revision written late", revs)
+	}
+}

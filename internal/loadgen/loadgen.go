@@ -11,10 +11,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,13 +31,16 @@ type Options struct {
 	// from what the load balancer's hop costs.
 	MoreURLs []string
 	// Rate is requests per second; 0 runs a closed loop, each worker
-	// sending its next request as soon as the last one is answered.
+	// sending its next request as soon as the last one is answered. A
+	// fixed rate is a schedule (request n is due at n/Rate): a worker that
+	// comes late sends at once, and Result.Late counts those that went out
+	// more than lateAfter after their time because every worker was busy.
 	Rate float64
 	// Concurrency is the number of workers (and at most that many
 	// requests in flight).
 	Concurrency int
 	// Duration and Requests bound the run; whichever is reached first ends
-	// it. Zero means no bound of that kind (ctx then ends the run).
+	// it. Zero means no bound of that kind (ctx or Stop then ends the run).
 	Duration time.Duration
 	Requests int64
 	// Timeout bounds one request.
@@ -46,12 +51,48 @@ type Options struct {
 	// from the worker that sent it (so concurrently): the benchmarks cut a
 	// run into time windows with it, around a change made mid-run.
 	OnSample func(Sample)
-	// Stop, if set, ends the run more gently than ctx: once it is closed
-	// no request is sent, and those in flight finish (within Timeout) and
-	// count. A run that must not lose the failures of its last seconds (a
-	// request that hangs until Timeout) ends this way.
+	// Stop, if set, ends the run as ctx does: once either is done no
+	// request is sent. However the run ends, the requests in flight finish
+	// (within Timeout) and count: a request that hangs until Timeout at
+	// the end of a run is the failure it is, not "canceled".
 	Stop <-chan struct{}
+	// CountTrue, if set, names a top-level JSON field of the answers (such
+	// as demoapp's "degraded"): successes whose field is true are counted
+	// in Result.CountedTrue. An app that answers 200 while its backing
+	// store is away looks healthy to a status-code count; this shows it.
+	CountTrue string
+
+	// POSTRatio is the share of requests (0 to 1) sent as an empty POST to
+	// POSTURL, a non-idempotent request that neither nginx nor net/http
+	// may resend: the load then shows a failure that retries hide for GET.
+	POSTRatio float64
+	// POSTURL is where POSTs go; empty means /visits on each worker's URL
+	// (demoapp's counter).
+	POSTURL string
+	// SlowRatio is the share of requests (0 to 1, with POSTRatio at most 1
+	// in all) sent as GETs to SlowURL, requests that stay in flight long
+	// enough (about a drain) to be caught by a replica's removal.
+	SlowRatio float64
+	// SlowURL is where slow requests go; empty means /slow?ms=1000 on
+	// each worker's URL (demoapp's slow route).
+	SlowURL string
 }
+
+// The classes of request a mixed load sends; Result.Sent counts by them.
+const (
+	ClassGET  = "GET"
+	ClassPOST = "POST"
+	ClassSlow = "slow"
+)
+
+// KindResent is the failure kind of a request that was answered 2xx only
+// after the client had sent it again on another connection: a client that
+// does not resend (or a POST) would have seen the first attempt fail.
+const KindResent = "resent"
+
+// lateAfter is how far behind its schedule a request may go out before it
+// counts in Result.Late: scheduling noise is a few milliseconds.
+const lateAfter = 100 * time.Millisecond
 
 // Sample is one request's outcome.
 type Sample struct {
@@ -60,13 +101,20 @@ type Sample struct {
 	Start   time.Time
 	Latency time.Duration
 	// Kind is "" for a 2xx, else the failure's kind as in
-	// Result.ByKind ("status 502", "connection refused", ...).
+	// Result.ByKind ("status 502", "connection refused", "resent", ...).
 	Kind string
+	// Class is ClassGET, ClassPOST or ClassSlow.
+	Class string
+	// Resent is set when the client sent the request more than once (it
+	// took more than one connection).
+	Resent bool
 	// Instance and Host are served_by.instance and served_by.hostname of
 	// the answer. Host tells a replacement from the replica it replaced
 	// when both carry the same instance name.
 	Instance string
 	Host     string
+	// True is set when the answer's Options.CountTrue field is true.
+	True bool
 }
 
 // End is when the answer arrived.
@@ -79,9 +127,28 @@ type Result struct {
 	Failures  int64            `json:"failures"`
 	ByKind    map[string]int64 `json:"failuresByKind"`
 	Instances map[string]int64 `json:"instances"`
-	Elapsed   time.Duration    `json:"elapsedNanos"`
-	Latency   Latency          `json:"latency"`
-	latencies []time.Duration
+	// Sent counts the requests by class (ClassGET, ClassPOST, ClassSlow).
+	Sent map[string]int64 `json:"sent"`
+	// Resent counts the requests the client sent more than once. Each is
+	// also a failure (kind KindResent when the resend was answered 2xx).
+	Resent int64 `json:"resent"`
+	// Late counts the requests of a fixed rate that went out more than
+	// lateAfter after their time because every worker was busy: the rate
+	// asked was not held.
+	Late int64 `json:"late"`
+	// CountedTrue is how many successes had Options.CountTrue true.
+	CountedTrue int64 `json:"countedTrue"`
+	// Elapsed runs from the first request to the last answer; Sending
+	// from the first request to the end of sending (the bound, ctx or
+	// Stop), before the wait for the requests still in flight.
+	Elapsed time.Duration `json:"elapsedNanos"`
+	Sending time.Duration `json:"sendingNanos"`
+	// Latency summarises the successful GETs and POSTs; SlowLatency the
+	// successful slow requests, whose time is mostly the sleep they asked.
+	Latency     Latency `json:"latency"`
+	SlowLatency Latency `json:"slowLatency"`
+	latencies   []time.Duration
+	slow        []time.Duration
 }
 
 // Latency summarises successful request latencies.
@@ -98,6 +165,15 @@ func (r *Result) Throughput() float64 {
 		return 0
 	}
 	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// SendRate is the requests sent per second while sending: what a fixed
+// rate is compared with, since the wait for the last answers sends none.
+func (r *Result) SendRate() float64 {
+	if r.Sending <= 0 {
+		return r.Throughput()
+	}
+	return float64(r.Requests) / r.Sending.Seconds()
 }
 
 // CheckTarget refuses a URL that is not on loopback unless remote targets
@@ -120,14 +196,86 @@ func CheckTarget(raw string, allowRemote bool) error {
 	return fmt.Errorf("URL %q is not on this machine (127.0.0.0/8, ::1 or localhost); pass --allow-remote to load another host", raw)
 }
 
-// Run sends the load until its bound or ctx ends. progress, if set, is
-// called about every interval with the counts so far.
+// checkMix validates the mix's ratios and URLs.
+func checkMix(o Options) error {
+	for _, r := range []struct {
+		name  string
+		ratio float64
+	}{{"POSTRatio", o.POSTRatio}, {"SlowRatio", o.SlowRatio}} {
+		if !(r.ratio >= 0 && r.ratio <= 1) {
+			return fmt.Errorf("%s %v: use a share between 0 and 1", r.name, r.ratio)
+		}
+	}
+	if o.POSTRatio+o.SlowRatio > 1 {
+		return fmt.Errorf("POSTRatio %v + SlowRatio %v is more than 1: the shares of POSTs and slow requests add up to at most 1", o.POSTRatio, o.SlowRatio)
+	}
+	for _, u := range []string{o.POSTURL, o.SlowURL} {
+		if u != "" {
+			if err := CheckTarget(u, o.AllowRemote); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns ref (such as "/visits") against base.
+func resolve(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return base
+	}
+	return b.ResolveReference(r).String()
+}
+
+// mix deals out request classes in their shares, evenly spread rather
+// than at random, so that a short run has its share of each and a test can
+// count them: each request goes to the class furthest behind its share.
+type mix struct {
+	post, slow float64
+	sent       [3]int64 // GET, POST, slow
+	n          int64
+}
+
+var mixClasses = [3]string{ClassGET, ClassPOST, ClassSlow}
+
+func (m *mix) next() string {
+	m.n++
+	shares := [3]float64{1 - m.post - m.slow, m.post, m.slow}
+	best, bestDeficit := 0, 0.0
+	for i, share := range shares {
+		if share <= 0 {
+			continue
+		}
+		// Ties go to the rarer classes (later in the list), so that even
+		// a short run sends them.
+		if d := share*float64(m.n) - float64(m.sent[i]); d >= bestDeficit-1e-9 {
+			best, bestDeficit = i, d
+		}
+	}
+	m.sent[best]++
+	return mixClasses[best]
+}
+
+// worker is one worker's targets, one per class.
+type worker struct{ get, post, slow string }
+
+// Run sends the load until its bound, ctx or Stop ends it, then waits for
+// the requests in flight (each within Timeout) and counts them. progress,
+// if set, is called about every interval with the counts so far.
 func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) {
 	targets := append([]string{o.URL}, o.MoreURLs...)
 	for _, t := range targets {
 		if err := CheckTarget(t, o.AllowRemote); err != nil {
 			return Result{}, err
 		}
+	}
+	if err := checkMix(o); err != nil {
+		return Result{}, err
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -138,11 +286,24 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
+	// Sending ends on ctx, Stop or Duration; a request already sent never
+	// sees that end: it runs on a context of its own, bounded by Timeout.
+	sendCtx, endSending := context.WithCancel(ctx)
+	defer endSending()
+	if o.Stop != nil {
+		go func() {
+			select {
+			case <-o.Stop:
+				endSending()
+			case <-sendCtx.Done():
+			}
+		}()
 	}
+	if o.Duration > 0 {
+		t := time.AfterFunc(o.Duration, endSending)
+		defer t.Stop()
+	}
+	requestCtx := context.WithoutCancel(ctx)
 	client := &http.Client{
 		Timeout: o.Timeout,
 		Transport: &http.Transport{
@@ -154,69 +315,99 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 	defer client.CloseIdleConnections()
 
 	var mu sync.Mutex
-	res := Result{ByKind: map[string]int64{}, Instances: map[string]int64{}}
+	res := Result{ByKind: map[string]int64{}, Instances: map[string]int64{}, Sent: map[string]int64{}}
 	var issued int64
-	take := func() bool {
+	classes := mix{post: o.POSTRatio, slow: o.SlowRatio}
+	var interval time.Duration
+	if o.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / o.Rate)
+	}
+	start := time.Now()
+	var sendingEnded time.Time
+	// take hands out the next request: its class and, at a fixed rate,
+	// when it is due.
+	take := func() (class string, due time.Time, ok bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if o.Requests > 0 && issued >= o.Requests {
-			return false
+			return "", time.Time{}, false
 		}
+		due = start.Add(time.Duration(issued) * interval)
 		issued++
-		return true
+		return classes.next(), due, true
 	}
 
-	var ticks <-chan time.Time
-	if o.Rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / o.Rate))
-		defer t.Stop()
-		ticks = t.C
-	}
-	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range o.Concurrency {
-		target := targets[i%len(targets)]
+		base := targets[i%len(targets)]
+		w := worker{get: base, post: o.POSTURL, slow: o.SlowURL}
+		if w.post == "" {
+			w.post = resolve(base, "/visits")
+		}
+		if w.slow == "" {
+			w.slow = resolve(base, "/slow?ms=1000")
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				if ticks != nil {
-					select {
-					case <-ctx.Done():
-						return
-					case <-o.Stop:
-						return
-					case <-ticks:
-					}
-				}
-				if ctx.Err() != nil || stopped(o.Stop) || !take() {
+			for sendCtx.Err() == nil {
+				class, due, ok := take()
+				if !ok {
 					return
 				}
-				began := time.Now()
-				instance, host, kind := once(ctx, client, target)
-				if kind == "canceled" {
-					return // the run ended mid-request; not the server's fault
+				if wait := time.Until(due); wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-sendCtx.Done():
+						t.Stop()
+						return
+					case <-t.C:
+					}
 				}
+				began := time.Now()
+				late := interval > 0 && began.Sub(due) > lateAfter
+				out := once(requestCtx, client, w, class, o.CountTrue)
 				took := time.Since(began)
 				if o.OnSample != nil {
-					o.OnSample(Sample{Start: began, Latency: took, Kind: kind, Instance: instance, Host: host})
+					o.OnSample(Sample{Start: began, Latency: took, Kind: out.kind, Class: class, Resent: out.resent,
+						Instance: out.instance, Host: out.host, True: out.flagged})
 				}
 				mu.Lock()
 				res.Requests++
-				if kind == "" {
+				res.Sent[class]++
+				if late {
+					res.Late++
+				}
+				if out.resent {
+					res.Resent++
+				}
+				if out.kind == "" {
 					res.Successes++
-					res.latencies = append(res.latencies, took)
-					if instance != "" {
-						res.Instances[instance]++
+					if class == ClassSlow {
+						res.slow = append(res.slow, took)
+					} else {
+						res.latencies = append(res.latencies, took)
+					}
+					if out.flagged {
+						res.CountedTrue++
+					}
+					if out.instance != "" {
+						res.Instances[out.instance]++
 					}
 				} else {
 					res.Failures++
-					res.ByKind[kind]++
+					res.ByKind[out.kind]++
 				}
 				mu.Unlock()
 			}
 		}()
 	}
+	go func() {
+		<-sendCtx.Done()
+		mu.Lock()
+		sendingEnded = time.Now()
+		mu.Unlock()
+	}()
 	if progress != nil {
 		done := make(chan struct{})
 		defer close(done)
@@ -229,7 +420,7 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 					return
 				case <-t.C:
 					mu.Lock()
-					snap := Result{Requests: res.Requests, Successes: res.Successes, Failures: res.Failures, Elapsed: time.Since(start)}
+					snap := Result{Requests: res.Requests, Successes: res.Successes, Failures: res.Failures, Resent: res.Resent, Elapsed: time.Since(start)}
 					mu.Unlock()
 					progress(snap)
 				}
@@ -237,39 +428,62 @@ func Run(ctx context.Context, o Options, progress func(Result)) (Result, error) 
 		}()
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
+	end := time.Now()
+	endSending() // a run bounded by Requests ends sending here
+	mu.Lock()
+	defer mu.Unlock()
+	res.Elapsed = end.Sub(start)
+	res.Sending = res.Elapsed
+	if !sendingEnded.IsZero() && sendingEnded.Before(end) {
+		res.Sending = sendingEnded.Sub(start)
+	}
 	res.Latency = summarise(res.latencies)
+	res.SlowLatency = summarise(res.slow)
 	return res, nil
 }
 
-// stopped reports whether stop is closed; a nil stop never is.
-func stopped(stop <-chan struct{}) bool {
-	select {
-	case <-stop:
-		return true
-	default:
-		return false
-	}
+// outcome is what one request came back with: kind is "" for a 2xx.
+type outcome struct {
+	instance, host, kind string
+	flagged, resent      bool
 }
 
-// once sends one GET and classifies the outcome: kind is "" for a 2xx.
-func once(ctx context.Context, client *http.Client, target string) (instance, host, kind string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+// once sends one request of class and classifies the outcome. A request
+// that took more than one connection was resent by net/http (it does so
+// for an idempotent request whose reused keep-alive connection the server
+// closed): it counts as resent, and as a failure even if the resend was
+// answered, because a client that does not resend would have lost it.
+func once(ctx context.Context, client *http.Client, w worker, class, countTrue string) outcome {
+	method, target := http.MethodGet, w.get
+	switch class {
+	case ClassPOST:
+		method, target = http.MethodPost, w.post
+	case ClassSlow:
+		target = w.slow
+	}
+	var conns atomic.Int32
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return "", "", "other"
+		return outcome{kind: "other"}
 	}
 	resp, err := client.Do(req)
+	resent := conns.Load() > 1
 	if err != nil {
-		return "", "", Classify(ctx, err)
+		return outcome{kind: Classify(ctx, err), resent: resent}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return "", "", Classify(ctx, err)
+		return outcome{kind: Classify(ctx, err), resent: resent}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return "", "", fmt.Sprintf("status %d", resp.StatusCode)
+		return outcome{kind: fmt.Sprintf("status %d", resp.StatusCode), resent: resent}
 	}
+	if resent {
+		return outcome{kind: KindResent, resent: true}
+	}
+	var out outcome
 	var served struct {
 		ServedBy struct {
 			Instance string `json:"instance"`
@@ -277,9 +491,15 @@ func once(ctx context.Context, client *http.Client, target string) (instance, ho
 		} `json:"served_by"`
 	}
 	if json.Unmarshal(body, &served) == nil {
-		instance, host = served.ServedBy.Instance, served.ServedBy.Hostname
+		out.instance, out.host = served.ServedBy.Instance, served.ServedBy.Hostname
 	}
-	return instance, host, ""
+	if countTrue != "" {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(body, &fields) == nil {
+			out.flagged = string(fields[countTrue]) == "true"
+		}
+	}
+	return out
 }
 
 // Classify names a transport error the way an operator reads it.
@@ -321,9 +541,17 @@ type Summary struct {
 	Failures          int64            `json:"failures"`
 	FailuresByKind    map[string]int64 `json:"failuresByKind"`
 	Instances         map[string]int64 `json:"instances"`
+	Sent              map[string]int64 `json:"sent"`
+	Resent            int64            `json:"resent"`
+	Late              int64            `json:"late"`
+	CountedTrue       int64            `json:"countedTrue"`
 	ElapsedSeconds    float64          `json:"elapsedSeconds"`
+	SendingSeconds    float64          `json:"sendingSeconds"`
 	RequestsPerSecond float64          `json:"requestsPerSecond"`
+	SendRate          float64          `json:"sendRate"`
 	LatencyMillis     LatencyMillis    `json:"latencyMs"`
+	// SlowLatencyMillis is the latency of the slow requests, if any.
+	SlowLatencyMillis *LatencyMillis `json:"slowLatencyMs,omitempty"`
 }
 
 // LatencyMillis is Latency in milliseconds.
@@ -344,9 +572,18 @@ func (l Latency) Millis() LatencyMillis {
 func (r *Result) Summary() Summary {
 	s := Summary{
 		Requests: r.Requests, Successes: r.Successes, Failures: r.Failures,
-		FailuresByKind: map[string]int64{}, Instances: map[string]int64{},
-		ElapsedSeconds: r.Elapsed.Seconds(), RequestsPerSecond: r.Throughput(),
+		FailuresByKind: map[string]int64{}, Instances: map[string]int64{}, Sent: map[string]int64{},
+		Resent: r.Resent, Late: r.Late, CountedTrue: r.CountedTrue,
+		ElapsedSeconds: r.Elapsed.Seconds(), SendingSeconds: r.Sending.Seconds(),
+		RequestsPerSecond: r.Throughput(), SendRate: r.SendRate(),
 		LatencyMillis: r.Latency.Millis(),
+	}
+	if r.Sent[ClassSlow] > 0 {
+		slow := r.SlowLatency.Millis()
+		s.SlowLatencyMillis = &slow
+	}
+	for k, v := range r.Sent {
+		s.Sent[k] = v
 	}
 	for k, v := range r.ByKind {
 		s.FailuresByKind[k] = v

@@ -194,15 +194,29 @@ func TestStopLetsRequestsInFlightFinishAndCount(t *testing.T) {
 }
 
 func TestMoreURLsSpreadTheWorkersOverEveryURL(t *testing.T) {
+	// Every answer waits until all six workers have a request in flight,
+	// so each worker sends exactly one: where they went shows how the
+	// workers were spread, with no timing in the count (a closed loop's
+	// shares drifted on a loaded machine).
+	const workers = 6
+	var arrived atomic.Int64
+	all := make(chan struct{})
 	var urls []string
 	for i := range 3 {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if arrived.Add(1) == workers {
+				close(all)
+			}
+			select {
+			case <-all:
+			case <-time.After(5 * time.Second):
+			}
 			fmt.Fprintf(w, `{"served_by":{"instance":"direct-%d"}}`, i)
 		}))
 		defer srv.Close()
 		urls = append(urls, srv.URL)
 	}
-	res, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: urls[1:], Concurrency: 6, Duration: 300 * time.Millisecond}, nil)
+	res, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: urls[1:], Concurrency: workers, Requests: workers}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,10 +224,8 @@ func TestMoreURLsSpreadTheWorkersOverEveryURL(t *testing.T) {
 		t.Fatalf("instances = %v, failures = %v; want all three servers answering", res.Instances, res.ByKind)
 	}
 	for name, n := range res.Instances {
-		// Two workers each, in a closed loop on equal servers: a share far
-		// from a third means the workers were not spread.
-		if n < res.Successes/6 {
-			t.Errorf("%s answered %d of %d", name, n, res.Successes)
+		if n != 2 {
+			t.Errorf("%s answered %d of %d; want 2, one from each of its two workers (instances %v)", name, n, res.Successes, res.Instances)
 		}
 	}
 
@@ -222,5 +234,41 @@ func TestMoreURLsSpreadTheWorkersOverEveryURL(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{URL: urls[0], MoreURLs: []string{"http://example.com/"}, Concurrency: 2, Requests: 1}, nil); err == nil || !strings.Contains(err.Error(), "example.com") {
 		t.Errorf("a remote URL among MoreURLs: err = %v, want it refused by name", err)
+	}
+}
+
+// TestCountTrueCountsDegradedAnswers: an app that answers 200 without its
+// store (demoapp's "degraded": true) is counted, and only when asked to.
+func TestCountTrueCountsDegradedAnswers(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 4 {
+		case 0:
+			fmt.Fprint(w, `{"visits":null,"degraded":true,"served_by":{"instance":"web-1"}}`)
+		case 1:
+			fmt.Fprint(w, `{"visits":3,"degraded":false}`)
+		case 2:
+			fmt.Fprint(w, `{"degraded":"true"}`) // a string is not true
+		default:
+			fmt.Fprint(w, `not json`)
+		}
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Options{URL: srv.URL, Concurrency: 1, Requests: 20, CountTrue: "degraded"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Successes != 20 || res.CountedTrue != 5 {
+		t.Errorf("successes %d, counted true %d; want 20 and 5", res.Successes, res.CountedTrue)
+	}
+	if s := res.Summary(); s.CountedTrue != 5 {
+		t.Errorf("summary counted true = %d", s.CountedTrue)
+	}
+	res, err = Run(context.Background(), Options{URL: srv.URL, Concurrency: 1, Requests: 8}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CountedTrue != 0 {
+		t.Errorf("counted %d without CountTrue", res.CountedTrue)
 	}
 }

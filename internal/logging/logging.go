@@ -10,19 +10,29 @@ import (
 	"github.com/go-logr/logr"
 )
 
-// New returns a logger writing text or JSON to w. verbosity is logr's V
+// New returns a logger writing text, JSON or journal lines (text with a
+// syslog priority prefix, for journald) to w. "auto" is journal when
+// stderr is the journal's stream (StderrIsJournal), text otherwise. verbosity is logr's V
 // level: 0 logs one line per action, 1 adds plans and waits, 2 and up
 // every reconcile.
 func New(w io.Writer, format string, verbosity int) (logr.Logger, error) {
 	opts := &slog.HandlerOptions{Level: slog.Level(-verbosity), ReplaceAttr: verbosityLevel}
 	var h slog.Handler
+	if format == "auto" {
+		format = "text"
+		if StderrIsJournal() {
+			format = "journal"
+		}
+	}
 	switch format {
+	case "journal":
+		h = newJournalHandler(w, opts)
 	case "text", "":
 		h = slog.NewTextHandler(w, opts)
 	case "json":
 		h = slog.NewJSONHandler(w, opts)
 	default:
-		return logr.Discard(), fmt.Errorf("--log-format=%q: use text or json", format)
+		return logr.Discard(), fmt.Errorf("--log-format=%q: use text, json, journal or auto", format)
 	}
 	return logr.FromSlogHandler(h), nil
 }

@@ -17,8 +17,13 @@ import (
 //
 // Requests are one line, possibly followed by a body:
 //
-//	apply <n>\n<n lines of config>  test the config, put it in place, SIGHUP the master
+//	apply <n> [<m>]\n<n lines of config><m lines of peers>
+//	                                 test the config; only if it passes write the peers
+//	                                 file (when m is given) and the config, SIGHUP the master
+//	peers <m>\n<m lines of peers>    write the peers file and ask the running workers
+//	                                 to read it (no reload); the text is nginx's answer
 //	draining\n                       count the workers of replaced configs still running
+//	                                 plus the requests in flight to removed members
 //
 // and each gets exactly one reply line:
 //
@@ -57,15 +62,18 @@ import (
 // previous reload's line (the job's own redirection happens after the
 // fork, some time later). When no new worker
 // appears (the master failed to load the config after all), the watch
-// gives up after hastenScans scans of /proc, about half a second, and
-// nothing is signalled. The order matters: a new worker exists only once
+// gives up after hastenScans scans of /proc and, in bash, hastenSeconds,
+// and nothing is signalled. The order matters: a new worker exists only once
 // the master is inside its reload, where it holds its signals until it has
 // marked the old workers as exiting, so an old worker that exits early is
 // reaped as one that was told to, not respawned (TestReloadAgentInNginx
 // sees the respawn when the watch signals too soon).
 //
-// It needs only a POSIX shell (dash, busybox ash), plus grep and wc for
-// draining.
+// It runs in bash when the image has it, and then reaches nginx's control
+// listener (127.0.0.1:ControlPort) with bash's /dev/tcp, without starting a
+// process. In a POSIX shell alone (dash, busybox ash) apply still works,
+// while peers and draining fail with an agent error, since they need that
+// listener. grep and wc count the draining workers.
 const (
 	AgentReady   = "scaler-agent ready"
 	replyPrefix  = "scaler-reply "
@@ -73,23 +81,51 @@ const (
 	RejectedCode = 3
 
 	// hastenScans bounds the agent's watch for the new workers: each scan
-	// of /proc took about 0.85 ms in the nginx container.
-	hastenScans = 600
+	// of /proc took about 0.85 ms in the nginx container under dash, 3 ms
+	// under bash at load average 26. In bash the watch goes on for at least
+	// hastenSeconds (bash's SECONDS, whole seconds, so 2 to 3 s): with the
+	// lua module the master took 1.2 to 1.5 s to start the new workers at
+	// that load.
+	hastenScans   = 600
+	hastenSeconds = 3
 )
 
 // HastenLog holds what the agent's last watch for new workers did: "quit"
 // and the old workers' PIDs, "no new workers", or kill's error.
 const HastenLog = ConfigDir + "/hasten.out"
 
-// AgentCommand starts the reload agent.
+// AgentCommand starts the reload agent, in bash where there is one.
 func AgentCommand() []string {
-	script := fmt.Sprintf(`C=%s; N=%s; P=%s; E=%s; H=%[9]s
+	return []string{"/bin/sh", "-c", `if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec /bin/sh -c "$1"`, "sh", agentScript()}
+}
+
+// pokeFunc defines poke PATH, which sends GET PATH to nginx's control
+// listener and prints the first line of the body; it fails, printing why,
+// unless nginx answered 200. It needs bash (/dev/tcp, read -t).
+var pokeFunc = fmt.Sprintf(`poke() {
+  # A POSIX shell exits on exec's failed redirection, and has no /dev/tcp.
+  [ -n "$BASH_VERSION" ] || { echo "the agent runs without bash, which it needs to reach nginx"; return 1; }
+  { exec 3<>/dev/tcp/127.0.0.1/%[1]d; } 2>/dev/null || { echo "cannot reach nginx on 127.0.0.1:%[1]d"; return 1; }
+  printf 'GET %%s HTTP/1.0\r\nHost: scaler\r\n\r\n' "$1" >&3
+  st=; body=; l=
+  IFS= read -r -t 5 st <&3
+  while IFS= read -r -t 5 l <&3; do [ "$l" = $'\r' ] && break; done
+  IFS= read -r -t 5 body <&3
+  exec 3<&-
+  case $st in "HTTP/1.1 200"*) echo "$body"; return 0;; esac
+  echo "nginx answered ${st%%$'\r'}: $body"; return 1
+}
+`, ControlPort)
+
+func agentScript() string {
+	return fmt.Sprintf(`C=%s; N=%s; P=%s; E=%s; H=%[9]s; F=%[10]s
+%[11]s
 # hasten MASTER OLD: once a worker of the new config runs (a child of the
 # master not in OLD), ask the old workers to finish gracefully (QUIT),
 # which the master itself does only 100 ms after starting the new ones.
 hasten() {
-  t=0
-  while [ "$t" -lt %[8]d ]; do
+  t=0; end=$((${SECONDS:-0} + %[14]d))
+  while [ "$t" -lt %[8]d ] || { [ -n "$BASH_VERSION" ] && [ "$SECONDS" -lt "$end" ]; }; do
     for d in /proc/[0-9]*; do
       case "$2" in *" ${d#/proc/} "*) continue;; esac
       read -r _ _ _ pp _ 2>/dev/null < "$d/stat" || continue
@@ -100,15 +136,27 @@ hasten() {
   echo 'no new workers'
 }
 echo '%[5]s'
-while IFS=' ' read -r req n; do
+# readlines COUNT: the next COUNT lines of stdin into $body; fails if
+# fewer came.
+readlines() {
+  body=; i=0
+  while [ "$i" -lt "$1" ] && IFS= read -r line; do body="$body$line
+"; i=$((i+1)); done
+  [ "$i" -eq "$1" ]
+}
+while IFS=' ' read -r req n m; do
   case $req in
   apply)
-    cfg=; i=0
-    while [ "$i" -lt "$n" ] && IFS= read -r line; do cfg="$cfg$line
-"; i=$((i+1)); done
-    if [ "$i" -ne "$n" ]; then echo "scaler-reply 2 the config ended after $i of $n lines"; continue; fi
+    if ! readlines "$n"; then echo "scaler-reply 2 the config ended after $i of $n lines"; continue; fi
+    cfg=$body; peers=
+    if [ -n "$m" ]; then
+      if ! readlines "$m"; then echo "scaler-reply 2 the peers ended after $i of $m lines"; continue; fi
+      peers=$body
+    fi
     if ! printf '%%s' "$cfg" > "$N"; then echo "scaler-reply 2 could not write $N"; continue; fi
     if nginx -t -q -c "$N" > "$E" 2>&1; then
+      # The master reads the peers file when it loads the config.
+      if [ -n "$m" ] && ! printf '%%s' "$peers" > "$F"; then echo "scaler-reply 1 could not write $F"; continue; fi
       if printf '%%s' "$cfg" > "$C" && read -r pid < "$P"; then
         old=' '; for d in /proc/[0-9]*; do read -r _ _ _ pp _ 2>/dev/null < "$d/stat" && [ "$pp" = "$pid" ] && old="$old${d#/proc/} "; done
         if kill -HUP "$pid"; then
@@ -120,23 +168,62 @@ while IFS=' ' read -r req n; do
       msg=; while IFS= read -r l; do msg="$msg $l"; done < "$E"
       printf 'scaler-reply %[6]d%%s\n' "$msg"
     fi;;
+  peers)
+    if ! readlines "$n"; then echo "scaler-reply 2 the peers ended after $i of $n lines"; continue; fi
+    if ! printf '%%s' "$body" > "$F"; then echo "scaler-reply 1 could not write $F"; continue; fi
+    if out=$(poke %[12]s); then echo "scaler-reply 0 $out"; else echo "scaler-reply 1 $out"; fi;;
   draining)
-    echo "scaler-reply 0 $(%[7]s)";;
+    w=$(%[7]s)
+    if out=$(poke %[13]s); then echo "scaler-reply 0 $((w + out))"; else echo "scaler-reply 1 $out"; fi;;
   *) echo "scaler-reply 2 unknown request $req";;
   esac
 done
-`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans, HastenLog)
-	return []string{"/bin/sh", "-c", script}
+`, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans, HastenLog,
+		PeersPath, pokeFunc, PeersReloadPath, InflightPath, hastenSeconds)
 }
 
-// ApplyRequest is the agent request that applies cfg. A config that does
-// not end in a newline gets one, so that its last line counts.
-func ApplyRequest(cfg []byte) []byte {
-	if len(cfg) > 0 && cfg[len(cfg)-1] != '\n' {
-		cfg = append(cfg[:len(cfg):len(cfg)], '\n')
+// ApplyRequest is the agent request that applies cfg and, unless peers is
+// nil, writes peers as the peers file that the reloaded master reads.
+// Text that does not end in a newline gets one, so that its last line
+// counts.
+func ApplyRequest(cfg, peers []byte) []byte {
+	cfg = withNewline(cfg)
+	head := "apply " + strconv.Itoa(bytes.Count(cfg, []byte{'\n'}))
+	if peers == nil {
+		return append([]byte(head+"\n"), cfg...)
 	}
-	head := "apply " + strconv.Itoa(bytes.Count(cfg, []byte{'\n'})) + "\n"
-	return append([]byte(head), cfg...)
+	peers = withNewline(peers)
+	head += " " + strconv.Itoa(bytes.Count(peers, []byte{'\n'})) + "\n"
+	return append(append([]byte(head), cfg...), peers...)
+}
+
+// PeersRequest is the agent request that makes the running nginx use
+// peers (RenderPeers) without a reload.
+func PeersRequest(peers []byte) []byte {
+	peers = withNewline(peers)
+	head := "peers " + strconv.Itoa(bytes.Count(peers, []byte{'\n'})) + "\n"
+	return append([]byte(head), peers...)
+}
+
+func withNewline(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return append(b[:len(b):len(b)], '\n')
+	}
+	return b
+}
+
+// PeersCommand is the one exec that does what PeersRequest does, for when
+// the agent is down: it writes peers as the peers file and asks the
+// running workers to read it. It needs bash.
+func PeersCommand(peers []byte) []string {
+	return []string{"bash", "-c", pokeFunc + "printf '%s' \"$1\" > " + PeersPath + " && poke " + PeersReloadPath, "bash", string(peers)}
+}
+
+// DrainingCommand prints what the agent's draining request answers: the
+// workers of replaced configs still running plus the requests in flight
+// to removed members. It needs bash.
+func DrainingCommand() []string {
+	return []string{"bash", "-c", pokeFunc + "w=$(" + countShuttingDown + ") && out=$(poke " + InflightPath + ") && echo $((w + out)) || { echo \"$out\"; exit 1; }"}
 }
 
 // DrainingRequest asks how many workers of replaced configs still run.

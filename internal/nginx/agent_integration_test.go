@@ -108,7 +108,7 @@ func TestReloadAgentInNginx(t *testing.T) {
 	// Backslashes, quotes and indentation arrive byte for byte.
 	cfg.ServerSnippet = "location = /version { return 200 \"two\\n\"; }\n        location ~ \\.php$ { return 404; }"
 	rendered := mustRender(t, cfg)
-	if code, text := call(ApplyRequest(rendered)); code != ReplyOK {
+	if code, text := call(ApplyRequest(rendered, nil)); code != ReplyOK {
 		t.Fatalf("apply: code %d %s", code, text)
 	}
 	waitVersion(t, version, "two")
@@ -125,7 +125,7 @@ func TestReloadAgentInNginx(t *testing.T) {
 	broken := cfg
 	broken.ServerSnippet = "no_such_directive on;"
 	cfg.ServerSnippet = "location = /version { return 200 \"three\\n\"; }"
-	if _, err := stdin.Write(append(ApplyRequest(mustRender(t, broken)), ApplyRequest(mustRender(t, cfg))...)); err != nil {
+	if _, err := stdin.Write(append(ApplyRequest(mustRender(t, broken), nil), ApplyRequest(mustRender(t, cfg), nil)...)); err != nil {
 		t.Fatal(err)
 	}
 	code, text, err := ParseReply(readLine())
@@ -157,7 +157,7 @@ func TestReloadAgentInNginx(t *testing.T) {
 	before := masterChildren(t, lb)
 	failing := cfg
 	failing.ServerSnippet = "listen 127.0.0.1:80 bind;\n        location = /version { return 200 \"four\\n\"; }"
-	if code, text := call(ApplyRequest(mustRender(t, failing))); code != ReplyOK {
+	if code, text := call(ApplyRequest(mustRender(t, failing), nil)); code != ReplyOK {
 		t.Fatalf("apply of a config nginx -t passes: code %d %s", code, text)
 	}
 	if got := waitHastened(t, lb); got != "no new workers" {
@@ -256,10 +256,10 @@ func TestParseReply(t *testing.T) {
 			t.Errorf("ParseReply(%q) = %d, %q, %v", tc.line, code, text, err)
 		}
 	}
-	if got := string(ApplyRequest([]byte("ab\ncd"))); got != "apply 2\nab\ncd\n" {
+	if got := string(ApplyRequest([]byte("ab\ncd"), nil)); got != "apply 2\nab\ncd\n" {
 		t.Errorf("ApplyRequest = %q", got)
 	}
-	if got := string(ApplyRequest([]byte("a \\ b\n\n"))); got != "apply 2\na \\ b\n\n" {
+	if got := string(ApplyRequest([]byte("a \\ b\n\n"), nil)); got != "apply 2\na \\ b\n\n" {
 		t.Errorf("ApplyRequest = %q", got)
 	}
 }

@@ -65,7 +65,7 @@ func TestRenderedConfigInNginx(t *testing.T) {
 		Algorithm:    v1alpha1.AlgorithmRoundRobin,
 		MaxFails:     3,
 		FailTimeout:  10 * time.Second,
-		DrainTimeout: 10 * time.Second,
+		DrainTimeout: 30 * time.Second,
 		ListenPort:   80,
 		Keepalive:    16,
 	}
@@ -78,7 +78,7 @@ func TestRenderedConfigInNginx(t *testing.T) {
 	testenv.Docker(t, "start", lb)
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	testenv.WaitFor(t, 15*time.Second, "the load balancer's /healthz", func() (bool, error) {
 		resp, err := get(client, base+"/healthz", nil)
 		return err == nil && resp.status == http.StatusOK, err
@@ -148,13 +148,14 @@ func TestRenderedConfigInNginx(t *testing.T) {
 	}
 
 	t.Log("a reload lets an in-flight request finish; the old worker shows as draining")
-	// Long enough to outlast a reload on a loaded two-core machine, where
-	// each docker exec can take a second.
-	slow := inFlight(client, base+"/slow?ms=8000")
+	// Long enough to outlast a reload and the checks below on a loaded
+	// two-core machine, where each docker exec can take seconds (at load
+	// average 30 an 8 s request had ended before the first check ran).
+	slow := inFlight(client, base+"/slow?ms=20000")
 	waitInFlight(t, client, base)
 	cfg.Upstreams = upstreams[:1] // the replica serving it may be leaving
 	apply(t, lb, cfg)
-	testenv.WaitFor(t, 4*time.Second, "a draining worker", func() (bool, error) {
+	testenv.WaitFor(t, 15*time.Second, "a draining worker", func() (bool, error) {
 		n, err := drainingWorkers(t, lb)
 		return n >= 1, err
 	})
@@ -205,14 +206,20 @@ func mustRender(t *testing.T, cfg Config) []byte {
 	return out
 }
 
-// apply does what scalerd does on an upstream change: candidate, test,
-// move into place, reload.
+// apply does what scalerd's exec fallback does on a config change:
+// candidate, test, peers file and config into place, reload (the reloaded
+// master reads the peers file).
 func apply(t *testing.T, lb string, cfg Config) {
 	t.Helper()
 	copyInto(t, lb, CandidatePath, mustRender(t, cfg))
 	if out, code := dockerExec(t, lb, TestCommand(CandidatePath)...); code != 0 {
 		t.Fatalf("nginx -t exited %d: %s", code, out)
 	}
+	peers, err := RenderPeers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyInto(t, lb, PeersPath, peers)
 	testenv.Docker(t, "exec", lb, "mv", "-f", CandidatePath, ConfigPath)
 	testenv.Docker(t, append([]string{"exec", lb}, ReloadCommand()...)...)
 }

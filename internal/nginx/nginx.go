@@ -5,12 +5,15 @@
 //
 // The config is always rendered whole, main context included, so that what
 // runs is exactly what was tested, never a fragment merged with an image's
-// defaults.
+// defaults. The members of the upstream are not in it: they are the peers
+// file (RenderPeers), which a Lua balancer (balancer.lua) reads without a
+// reload, so that a membership change does not restart nginx's workers.
 package nginx
 
 import (
 	"bytes"
 	"cmp"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +36,17 @@ const (
 	// `nginx -t` before it replaces ConfigPath; a config that fails the
 	// check never reaches the running nginx.
 	CandidatePath = ConfigDir + "/nginx.conf.candidate"
+	// PeersPath holds the members, "NAME IP:PORT" a line (RenderPeers). The
+	// master reads it on every start and reload; the workers read it again
+	// when asked on ControlPort.
+	PeersPath = ConfigDir + "/peers"
+	// ControlPort is where nginx listens, on 127.0.0.1 inside the load
+	// balancer's network namespace only, for scalerd's request to read the
+	// peers file again (PeersReloadPath) or count the requests still in
+	// flight to removed members (InflightPath).
+	ControlPort     = 10247
+	PeersReloadPath = "/scaler/peers"
+	InflightPath    = "/scaler/inflight"
 	// PIDPath is where the master writes its PID; `nginx -s` reads it.
 	PIDPath = "/run/nginx.pid"
 	// DefaultWorkerUser owns nginx's worker processes when Config names
@@ -40,14 +54,24 @@ const (
 	DefaultWorkerUser = "www-data"
 )
 
-// algorithmDirectives maps each algorithm to its upstream directive;
-// round-robin is nginx's default and has none.
-var algorithmDirectives = map[string]string{
-	v1alpha1.AlgorithmLeastConn:  "least_conn",
-	v1alpha1.AlgorithmRoundRobin: "",
-	v1alpha1.AlgorithmIPHash:     "ip_hash",
-	v1alpha1.AlgorithmRandom:     "random",
+// algorithms are those balancer.lua implements, each as nginx's upstream
+// directive of the same name did (round robin, nginx's default, included).
+var algorithms = map[string]bool{
+	v1alpha1.AlgorithmLeastConn:  true,
+	v1alpha1.AlgorithmRoundRobin: true,
+	v1alpha1.AlgorithmIPHash:     true,
+	v1alpha1.AlgorithmRandom:     true,
 }
+
+// tries bounds the attempts of one request, as proxy_next_upstream_tries
+// did: one per member, at most this many.
+const tries = 3
+
+// balancerLua is the balancer, rendered into init_by_lua_block so that the
+// config is whole: nginx -t checks it, and no other file must be copied in.
+//
+//go:embed balancer.lua
+var balancerLua string
 
 // Config is everything that varies between two renders.
 type Config struct {
@@ -55,14 +79,16 @@ type Config struct {
 	SpecName string
 	// Algorithm is one of v1alpha1.Algorithms.
 	Algorithm string
-	// Upstreams are the healthy replicas only. Order does not matter: they
-	// are rendered sorted by name so that the same set always renders the
-	// same bytes, and an unchanged config is recognised and not reloaded.
+	// Upstreams are the healthy replicas only, rendered by RenderPeers, not
+	// Render. Order does not matter: they are rendered sorted by name so
+	// that the same set always renders the same bytes, and an unchanged
+	// list is recognised and not sent.
 	Upstreams []Upstream
-	// MaxFails and FailTimeout are nginx's passive health check: after
-	// MaxFails failed attempts within FailTimeout a server is skipped for
-	// FailTimeout. Zero MaxFails disables it; zero FailTimeout keeps
-	// nginx's default (10s); a fraction of a second rounds up.
+	// MaxFails and FailTimeout are the passive health check (nginx's, now
+	// balancer.lua's): after MaxFails failed attempts within FailTimeout a
+	// server is skipped for FailTimeout. Zero MaxFails disables it; zero
+	// FailTimeout keeps nginx's default (10s); a fraction of a second
+	// rounds up.
 	MaxFails    int
 	FailTimeout time.Duration
 	// DrainTimeout bounds how long workers of a replaced config keep
@@ -85,6 +111,15 @@ type Config struct {
 	// block (loadBalancer.serverSnippet). It is not checked here: `nginx -t`
 	// checks the whole config before it is applied.
 	ServerSnippet string
+	// NoStatusPage leaves out /nginx-status (stub_status), whose counters
+	// tell anyone who can reach the port how busy the app is; the path
+	// then goes to the replicas like any other (loadBalancer.statusPage).
+	// Negative so that the zero Config renders what scaler always did.
+	NoStatusPage bool
+	// NoUpstreamHeader leaves out X-Upstream-Server, which tells every
+	// client the answering replica's address on the container network
+	// (loadBalancer.upstreamHeader).
+	NoUpstreamHeader bool
 }
 
 // Upstream is one replica nginx sends traffic to.
@@ -96,33 +131,33 @@ type Upstream struct {
 	Addr string
 }
 
-// Render returns a whole nginx.conf for cfg, or an error naming every
-// invalid field.
+// Render returns a whole nginx.conf for cfg, members left out (they are
+// RenderPeers'), or an error naming every invalid field. Two configs that
+// differ only in their members render the same bytes: the controller
+// reloads only when these bytes change.
 func Render(cfg Config) ([]byte, error) {
 	if err := validate(cfg); err != nil {
 		return nil, err
 	}
-	ups := slices.Clone(cfg.Upstreams)
-	slices.SortFunc(ups, func(a, b Upstream) int { return compareNames(a.Name, b.Name) })
-
-	serverParams := []string{"max_fails=" + strconv.Itoa(cfg.MaxFails)}
+	// Whole seconds, as nginx's fail_timeout took them (rounded up);
+	// nginx's default when unset.
+	failSecs := int64(10)
 	if cfg.FailTimeout > 0 {
-		// The server directive takes whole seconds only ("1500ms" is an
-		// error), so round up.
-		secs := (cfg.FailTimeout + time.Second - 1) / time.Second
-		serverParams = append(serverParams, "fail_timeout="+strconv.FormatInt(int64(secs), 10)+"s")
+		failSecs = int64((cfg.FailTimeout + time.Second - 1) / time.Second)
 	}
 	user := cfg.WorkerUser
 	if user == "" {
 		user = DefaultWorkerUser
 	}
 	data := templateData{
-		Config:       cfg,
-		User:         user,
-		PIDPath:      PIDPath,
-		Upstreams:    ups,
-		Method:       algorithmDirectives[cfg.Algorithm],
-		ServerParams: strings.Join(serverParams, " "),
+		Config:      cfg,
+		User:        user,
+		PIDPath:     PIDPath,
+		PeersPath:   PeersPath,
+		ControlPort: ControlPort,
+		FailSeconds: failSecs,
+		Tries:       tries,
+		Lua:         balancerLua,
 	}
 	if cfg.DrainTimeout > 0 {
 		data.ShutdownTimeout = duration(cfg.DrainTimeout)
@@ -130,6 +165,27 @@ func Render(cfg Config) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := confTemplate.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("render nginx config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// peersHeader starts every peers file; RunningUpstream finds the members
+// after it.
+const peersHeader = "# scaler peers: NAME IP:PORT a line, sorted by name\n"
+
+// RenderPeers returns the peers file of cfg's Upstreams, sorted by name so
+// that the same set always renders the same bytes, or an error naming
+// every invalid field of cfg.
+func RenderPeers(cfg Config) ([]byte, error) {
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	ups := slices.Clone(cfg.Upstreams)
+	slices.SortFunc(ups, func(a, b Upstream) int { return compareNames(a.Name, b.Name) })
+	var buf bytes.Buffer
+	buf.WriteString(peersHeader)
+	for _, u := range ups {
+		buf.WriteString(u.Name + " " + u.Addr + "\n")
 	}
 	return buf.Bytes(), nil
 }
@@ -146,7 +202,7 @@ func validate(cfg Config) error {
 	if !specNameRE.MatchString(cfg.SpecName) {
 		errs = append(errs, fmt.Errorf("spec name %q is not a DNS-1123 label", cfg.SpecName))
 	}
-	if _, ok := algorithmDirectives[cfg.Algorithm]; !ok {
+	if !algorithms[cfg.Algorithm] {
 		errs = append(errs, fmt.Errorf("algorithm %q is not one of least_conn, round_robin, ip_hash, random", cfg.Algorithm))
 	}
 	if cfg.ListenPort < 1 || cfg.ListenPort > 65535 {
@@ -292,9 +348,11 @@ type templateData struct {
 	Config
 	User            string
 	PIDPath         string
-	Upstreams       []Upstream
-	Method          string
-	ServerParams    string
+	PeersPath       string
+	ControlPort     int
+	FailSeconds     int64
+	Tries           int
+	Lua             string
 	ShutdownTimeout string
 }
 
@@ -302,8 +360,14 @@ type templateData struct {
 // to someone reading a running load balancer's config why it says what it
 // says.
 var confTemplate = template.Must(template.New("nginx.conf").Parse(
-	`# Rendered by scalerd for ScaleSpec "{{.SpecName}}". Do not edit: every change of
-# the healthy replicas re-renders, tests (nginx -t) and reloads this file.
+	`# Rendered by scalerd for ScaleSpec "{{.SpecName}}". Do not edit: a change of
+# the healthy replicas rewrites only the peers file ({{.PeersPath}}), which
+# the running workers read again without a reload; any other change
+# re-renders, tests (nginx -t) and reloads this file.
+# The members live in Lua (balancer_by_lua): ndk first, as the lua module
+# needs it.
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
 user {{.User}};
 worker_processes auto;
 # Above worker_connections, so that nginx -t does not warn where the soft
@@ -338,19 +402,32 @@ http {
         default $http_x_request_id;
         ""      $request_id;
     }
-{{- if .Upstreams}}
+
+    # Shared by all workers: the members, their in-flight counts (least_conn,
+    # drains) and max_fails state are the load balancer's, not each worker's.
+    lua_shared_dict scaler_balancer 1m;
+    init_by_lua_block {
+        require "resty.core"
+        local balancer = (function()
+{{.Lua}}
+        end)()
+        package.loaded["scaler.balancer"] = balancer
+        balancer.configure({ algorithm = "{{.Config.Algorithm}}", max_fails = {{.Config.MaxFails}}, fail_timeout = {{.FailSeconds}}, tries = {{.Tries}}, peers_path = "{{.PeersPath}}" })
+        balancer.init()
+    }
+    init_worker_by_lua_block {
+        require("scaler.balancer").init_worker()
+    }
 
     upstream {{.SpecName}} {
-        # Shared by all workers: least_conn counts and max_fails state are
-        # the load balancer's, not each worker's.
-        zone {{.SpecName}} 64k;
-{{- if .Method}}
-        {{.Method}};
-{{- end}}
-{{- range .Upstreams}}
-        server {{.Addr}}{{with $.ServerParams}} {{.}}{{end}}; # {{.Name}}
-{{- end}}
+        # Never used: balancer_by_lua picks every peer, but nginx wants one
+        # server in a block.
+        server 0.0.0.1:1 max_fails=0;
+        balancer_by_lua_block {
+            require("scaler.balancer").balance()
+        }
 {{- if .Keepalive}}
+        # After balancer_by_lua: keepalive wraps the balancer it finds.
         keepalive {{.Keepalive}};
         # Shorter than the idle timeout of common app servers (Node's 5s), so
         # nginx never reuses a connection the app is closing: a POST sent on
@@ -358,7 +435,27 @@ http {
         keepalive_timeout 4s;
 {{- end}}
     }
-{{- end}}
+
+    # scalerd's channel to the balancer: bound to 127.0.0.1 in the load
+    # balancer's own network namespace, so neither clients nor replicas reach
+    # it. It only makes nginx read the peers file, which only scalerd writes.
+    server {
+        listen 127.0.0.1:{{.ControlPort}};
+        access_log off;
+        location = /scaler/peers {
+            content_by_lua_block {
+                require("scaler.balancer").reload_peers()
+            }
+        }
+        location = /scaler/inflight {
+            content_by_lua_block {
+                require("scaler.balancer").inflight()
+            }
+        }
+        location / {
+            return 404;
+        }
+    }
 
     server {
         # No reuseport: a reload would reset connections still queued on
@@ -377,13 +474,20 @@ http {
             return 200 "ok\n";
         }
 
+{{- if not .NoStatusPage}}
+
         location = /nginx-status {
             access_log off;
             stub_status;
         }
+{{- end}}
 
         location / {
-{{- if .Upstreams}}
+            # No replica is healthy: answer 503 {"error":"no healthy replicas"}
+            # with Retry-After here, until one is.
+            access_by_lua_block {
+                require("scaler.balancer").empty()
+            }
             proxy_pass http://{{.SpecName}};
             # HTTP/1.1 without "Connection: close" lets upstream keepalive work.
             proxy_http_version 1.1;
@@ -398,20 +502,80 @@ http {
             # only if they never reached the replica.
             proxy_connect_timeout 1s;
             proxy_next_upstream error timeout http_502 http_503 http_504;
-            proxy_next_upstream_tries 3;
+            proxy_next_upstream_tries {{.Tries}};
             add_header X-Served-By $hostname always;
+{{- if not .NoUpstreamHeader}}
             add_header X-Upstream-Server $upstream_addr always;
-            add_header X-Request-ID $request_id_out always;
-{{- else}}
-            # No replica is healthy: nginx refuses an empty upstream block,
-            # so answer here until one is.
-            default_type application/json;
-            add_header X-Served-By $hostname always;
-            add_header X-Request-ID $request_id_out always;
-            add_header Retry-After 1 always;
-            return 503 '{"error":"no healthy replicas"}\n';
 {{- end}}
+            add_header X-Request-ID $request_id_out always;
+            # Ends the request's in-flight count and records a failed last
+            # attempt for max_fails.
+            log_by_lua_block {
+                require("scaler.balancer").log()
+            }
         }
     }
 }
 `))
+
+// ReadConfigCommand prints the config the load balancer runs and, after
+// PeersSeparator, its peers file, so that a restarted scalerd can take over
+// what its predecessor applied (SplitRunning, RunningUpstream).
+func ReadConfigCommand() []string {
+	return []string{"/bin/sh", "-c", "cat " + ConfigPath + " && echo '" + PeersSeparator + "' && { cat " + PeersPath + " 2>/dev/null || true; }"}
+}
+
+// PeersSeparator sits between the config and the peers file in
+// ReadConfigCommand's output.
+const PeersSeparator = "# ==> scaler peers file <=="
+
+// SplitRunning splits ReadConfigCommand's output into the config and the
+// peers file. An output without the separator is taken as a config alone.
+func SplitRunning(out []byte) (cfg, peers []byte) {
+	sep := []byte("\n" + PeersSeparator + "\n")
+	i := bytes.LastIndex(out, sep)
+	if i < 0 {
+		return out, nil
+	}
+	return out[:i+1], out[i+len(sep):]
+}
+
+// RunningUpstream reads, from ReadConfigCommand's output, the members the
+// running nginx uses: replica name -> address. Output from a load balancer
+// of an older scalerd, whose config listed them in its upstream block as
+// "server ADDR ...; # NAME", is read too. No members gives an empty map.
+func RunningUpstream(out []byte) map[string]string {
+	servers := map[string]string{}
+	cfg, peers := SplitRunning(out)
+	if peers == nil {
+		return legacyUpstream(cfg)
+	}
+	for _, line := range strings.Split(string(peers), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, addr, ok := strings.Cut(line, " ")
+		if ok && name != "" && addr != "" {
+			servers[name] = addr
+		}
+	}
+	return servers
+}
+
+func legacyUpstream(cfg []byte) map[string]string {
+	servers := map[string]string{}
+	for _, line := range strings.Split(string(cfg), "\n") {
+		line = strings.TrimSpace(line)
+		rest, ok := strings.CutPrefix(line, "server ")
+		if !ok {
+			continue
+		}
+		directive, name, ok := strings.Cut(rest, "; # ")
+		if !ok || name == "" {
+			continue
+		}
+		addr, _, _ := strings.Cut(directive, " ")
+		servers[name] = addr
+	}
+	return servers
+}

@@ -2,6 +2,7 @@ package nginx
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,16 +77,40 @@ func goldenCases() map[string]Config {
 	subsecond.DrainTimeout = 250*time.Millisecond + time.Microsecond
 	subsecond.Upstreams = subsecond.Upstreams[:1]
 	cases["subsecond"] = subsecond
+
+	// loadBalancer.statusPage and upstreamHeader false: nothing about the
+	// load balancer or the replicas' addresses reaches a client.
+	private := base()
+	private.NoStatusPage = true
+	private.NoUpstreamHeader = true
+	cases["private"] = private
 	return cases
+}
+
+// goldenText is what a golden file holds: the config, with the embedded
+// balancer.lua (the same in every case) replaced by a marker, then the
+// peers file.
+func goldenText(t *testing.T, cfg Config) []byte {
+	t.Helper()
+	conf, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), balancerLua) {
+		t.Fatal("the config lacks balancer.lua")
+	}
+	peers, err := RenderPeers(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(conf), balancerLua, "-- (balancer.lua, embedded)\n", 1)
+	return []byte(text + "\n==> " + PeersPath + " <==\n" + string(peers))
 }
 
 func TestRenderGolden(t *testing.T) {
 	for name, cfg := range goldenCases() {
 		t.Run(name, func(t *testing.T) {
-			got, err := Render(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := goldenText(t, cfg)
 			path := filepath.Join("testdata", name+".golden")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -130,10 +155,12 @@ func TestRenderBehaviour(t *testing.T) {
 	}
 	conf := string(out)
 	for _, want := range []string{
-		"server 172.20.0.3:5000 max_fails=3 fail_timeout=30s; # web-1\n",
+		`algorithm = "least_conn", max_fails = 3, fail_timeout = 30, tries = 3,`,
 		"worker_shutdown_timeout 5s;",
-		"least_conn;",
 		"keepalive 32;",
+		"load_module /usr/lib/nginx/modules/ndk_http_module.so;\nload_module /usr/lib/nginx/modules/ngx_http_lua_module.so;",
+		"require(\"scaler.balancer\").balance()",
+		"listen 127.0.0.1:" + strconv.Itoa(ControlPort) + ";",
 		"proxy_next_upstream error timeout http_502 http_503 http_504;",
 		"proxy_next_upstream_tries 3;",
 		"proxy_set_header X-Request-ID $request_id_out;",
@@ -154,34 +181,63 @@ func TestRenderBehaviour(t *testing.T) {
 	if strings.Contains(conf, "daemon ") {
 		t.Error("config sets daemon, which StartCommand already does")
 	}
-	i1, i2, i10 := strings.Index(conf, "# web-1\n"), strings.Index(conf, "# web-2\n"), strings.Index(conf, "# web-10\n")
-	if !(i1 < i2 && i2 < i10) {
-		t.Errorf("upstreams not in replica order: web-1 at %d, web-2 at %d, web-10 at %d", i1, i2, i10)
+	// The members are not in the config: a change of them alone must not
+	// change it, or the controller would reload.
+	for _, u := range base().Upstreams {
+		if strings.Contains(conf, u.Addr) || strings.Contains(conf, u.Name) {
+			t.Errorf("config names member %s %s", u.Name, u.Addr)
+		}
+	}
+	for _, members := range [][]Upstream{nil, base().Upstreams[:1]} {
+		other := base()
+		other.Upstreams = members
+		if again, err := Render(other); err != nil || string(again) != conf {
+			t.Errorf("%d members render another config (%v)", len(members), err)
+		}
+	}
+	// The e2e tests tell the algorithm of a running config by this text;
+	// the embedded balancer must not contain it.
+	if strings.Contains(balancerLua, "algorithm = \"") {
+		t.Error(`balancer.lua contains 'algorithm = "', which the config's configure call is recognised by`)
 	}
 
-	// The same set in another order renders the same bytes, so the
-	// controller can tell that nothing changed and skip the reload.
-	shuffled := base()
-	slices.Reverse(shuffled.Upstreams)
-	again, err := Render(shuffled)
+	peers, err := RenderPeers(base())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(again) != conf {
-		t.Error("upstream order changes the rendered config")
+	p := string(peers)
+	if !strings.Contains(p, "web-1 172.20.0.3:5000\n") {
+		t.Errorf("peers file lacks web-1:\n%s", p)
+	}
+	i1, i2, i10 := strings.Index(p, "web-1 "), strings.Index(p, "web-2 "), strings.Index(p, "web-10 ")
+	if !(i1 < i2 && i2 < i10) {
+		t.Errorf("peers not in replica order: web-1 at %d, web-2 at %d, web-10 at %d", i1, i2, i10)
+	}
+
+	// The same set in another order renders the same bytes, so the
+	// controller can tell that nothing changed and send nothing.
+	shuffled := base()
+	slices.Reverse(shuffled.Upstreams)
+	again, err := RenderPeers(shuffled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != p {
+		t.Error("upstream order changes the rendered peers")
 	}
 	if in := base().Upstreams; shuffled.Upstreams[0] != in[2] {
-		t.Error("Render reordered the caller's slice")
+		t.Error("RenderPeers reordered the caller's slice")
 	}
 
 	empty := base()
 	empty.Upstreams = nil
-	out, err = Render(empty)
-	if err != nil {
-		t.Fatal(err)
+	if out, err := RenderPeers(empty); err != nil || string(out) != peersHeader {
+		t.Errorf("zero upstreams: peers %q %v, want the header alone", out, err)
 	}
-	if strings.Contains(string(out), "upstream web") || strings.Contains(string(out), "proxy_pass") || !strings.Contains(string(out), `return 503 '{"error":"no healthy replicas"}\n';`) {
-		t.Errorf("zero upstreams must render no upstream block and a 503:\n%s", out)
+	// An empty list is answered in the location, with the reason and
+	// Retry-After, not by a failing proxy.
+	if !strings.Contains(balancerLua, `{"error":"no healthy replicas"}`) || !strings.Contains(conf, `require("scaler.balancer").empty()`) {
+		t.Error("no 503 for an empty member list")
 	}
 }
 
@@ -291,5 +347,82 @@ func TestShuttingDownWorkersCommand(t *testing.T) {
 			t.Fatalf("counted %d draining workers, want 1 (the retitled sleep)", n)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRunningUpstreamReadsWhatRenderWrote: a restarted scalerd learns the
+// running upstream from the config, so every golden case must read back
+// as the replicas it was rendered with.
+func TestRunningUpstreamReadsWhatRenderWrote(t *testing.T) {
+	// What ReadConfigCommand prints: the config, the separator, the peers.
+	running := func(cfg Config) []byte {
+		conf, err := Render(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers, err := RenderPeers(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := string(conf) + PeersSeparator + "\n" + string(peers)
+		gotConf, gotPeers := SplitRunning([]byte(out))
+		if string(gotConf) != string(conf) || string(gotPeers) != string(peers) {
+			t.Fatalf("SplitRunning does not give back the config and peers it was given")
+		}
+		return []byte(out)
+	}
+	for name, cfg := range goldenCases() {
+		want := map[string]string{}
+		for _, u := range cfg.Upstreams {
+			want[u.Name] = u.Addr
+		}
+		if got := RunningUpstream(running(cfg)); !maps.Equal(got, want) {
+			t.Errorf("%s: RunningUpstream = %v, want %v", name, got, want)
+		}
+	}
+	empty := goldenCases()["options"]
+	empty.Upstreams = nil
+	if got := RunningUpstream(running(empty)); len(got) != 0 {
+		t.Errorf("config without replicas: RunningUpstream = %v, want none", got)
+	}
+	// A load balancer of an older scalerd: the members in the config, no
+	// peers file.
+	legacy := "upstream web {\n        zone web 64k;\n        server 172.20.0.3:5000 max_fails=3; # web-1\n        server 172.20.0.4:5000 max_fails=3; # web-2\n    }\n"
+	if got := RunningUpstream([]byte(legacy)); !maps.Equal(got, map[string]string{"web-1": "172.20.0.3:5000", "web-2": "172.20.0.4:5000"}) {
+		t.Errorf("older config: RunningUpstream = %v", got)
+	}
+	if conf, peers := SplitRunning([]byte(legacy)); string(conf) != legacy || peers != nil {
+		t.Errorf("older config: SplitRunning = %q, %q", conf, peers)
+	}
+}
+
+// Turning the status page and the upstream header off removes those and
+// nothing else: the liveness page and the other headers stay.
+func TestRenderPrivateTogglesRemoveOnlyTheirDirectives(t *testing.T) {
+	for _, upstreams := range [][]Upstream{base().Upstreams, nil} {
+		cfg := base()
+		cfg.Upstreams = upstreams
+		cfg.NoStatusPage, cfg.NoUpstreamHeader = true, true
+		out, err := Render(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf := string(out)
+		for _, gone := range []string{"stub_status", "/nginx-status", "X-Upstream-Server", "$upstream_addr"} {
+			if strings.Contains(conf, gone) {
+				t.Errorf("%d upstreams: %q is still in the config", len(upstreams), gone)
+			}
+		}
+		for _, kept := range []string{"location = /healthz", "add_header X-Served-By $hostname always;", "add_header X-Request-ID $request_id_out always;"} {
+			if !strings.Contains(conf, kept) {
+				t.Errorf("%d upstreams: %q went missing", len(upstreams), kept)
+			}
+		}
+		on := base()
+		on.Upstreams = upstreams
+		full, _ := Render(on)
+		if len(full)-len(out) > 200 {
+			t.Errorf("%d upstreams: the toggles removed %d bytes, more than their directives", len(upstreams), len(full)-len(out))
+		}
 	}
 }

@@ -114,12 +114,21 @@ func setReplicasInPlace(text []byte, doc *yaml.Node, value string) ([]byte, erro
 	return splice(text, lineStart, lineStart, line), nil
 }
 
-// setTemplateText returns the document text with spec.template replaced by
-// t. The template is re-encoded, so the document is too; yaml.v3 keeps the
-// comments outside the template.
-func setTemplateText(text []byte, t v1alpha1.Template) ([]byte, error) {
+// setTemplateText returns the document text with spec.template changed
+// from cur (what the file says, defaulted) to t. Only the fields that
+// differ are rewritten where the layout allows (setTemplateInPlace);
+// otherwise the template is re-encoded, and so is the document, and
+// yaml.v3 keeps the comments outside the template.
+func setTemplateText(text []byte, cur, t v1alpha1.Template) ([]byte, error) {
 	doc, err := parseDocumentNode(text)
 	if err != nil {
+		return nil, err
+	}
+	want := t.DeepCopy()
+	want.Default()
+	if out, err := setTemplateInPlace(text, doc, cur, *want); err == nil && saysTemplate(out, *want) {
+		return out, nil
+	} else if err != nil && !errors.Is(err, errNotEditable) {
 		return nil, err
 	}
 	spec := mappingValue(doc.Content[0], "spec")
@@ -137,6 +146,17 @@ func setTemplateText(text []byte, t v1alpha1.Template) ([]byte, error) {
 		spec.Content = append(spec.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "template"}, tmpl)
 	}
 	return encodeDocument(text, doc)
+}
+
+// saysTemplate reports whether a document text loads, valid, with the
+// template want (defaulted): the check that an edit in place did what was
+// meant, before it is preferred to re-encoding.
+func saysTemplate(text []byte, want v1alpha1.Template) bool {
+	docs, err := v1alpha1.LoadDocuments("", text)
+	if err != nil || len(docs) != 1 || docs[0].Err != nil {
+		return false
+	}
+	return v1alpha1.TemplateHash(docs[0].Spec.Spec.Template) == v1alpha1.TemplateHash(want)
 }
 
 // cleanDocumentText prepares an applied document for its file: without the

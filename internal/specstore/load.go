@@ -3,6 +3,7 @@ package specstore
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,15 +14,40 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
-// maxFileSize keeps a stray large file in the directory from being read
-// into memory on every change; a spec file is a few kilobytes.
-const maxFileSize = 4 << 20
+// ReadSpecFile reads a spec file of at most v1alpha1.MaxFileSize bytes.
+// A larger one is refused without being read into memory: a stray large
+// file, or a hostile one, costs nothing. scalerd and scalectl both read
+// through it.
+func ReadSpecFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadSpecs(f)
+}
+
+// ReadSpecs reads spec documents from r (a file, stdin), refusing more
+// than v1alpha1.MaxFileSize bytes.
+func ReadSpecs(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, v1alpha1.MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > v1alpha1.MaxFileSize {
+		return nil, fmt.Errorf("the file is larger than %d bytes (4 MiB), the most a spec file may have; split it into several files", v1alpha1.MaxFileSize)
+	}
+	return data, nil
+}
 
 // loadedFile is one spec file as read from disk.
 type loadedFile struct {
 	name string // base name; errors and attributions use it
 	err  error  // the whole file failed: unreadable, or no documents
-	docs []v1alpha1.Document
+	// opaque is set when the file could not be read at all, so that it
+	// may define any spec.
+	opaque bool
+	docs   []v1alpha1.Document
 }
 
 // readDir loads every spec file of the directory. The directory is small;
@@ -55,20 +81,17 @@ func (s *Store) readFile(name string) (f loadedFile, ok bool) {
 	case errors.Is(err, fs.ErrNotExist):
 		return f, false
 	case err != nil:
-		f.err = err
+		f.err, f.opaque = err, true
 		return f, true
 	case !info.Mode().IsRegular():
 		return f, false
-	case info.Size() > maxFileSize:
-		f.err = fmt.Errorf("%s: the file is %d bytes; a spec file may have at most %d", name, info.Size(), maxFileSize)
-		return f, true
 	}
-	data, err := os.ReadFile(path)
+	data, err := ReadSpecFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, false
 	}
 	if err != nil {
-		f.err = err
+		f.err, f.opaque = fmt.Errorf("%s: %w", name, err), true
 		return f, true
 	}
 	f.docs, f.err = v1alpha1.LoadDocuments(name, data)
@@ -112,12 +135,15 @@ func (s *Store) reloadLocked(deleteNow map[string]bool) (changed []string, pendi
 	attributed := map[string]v1alpha1.ErrorList{}
 	paths := map[string]string{}
 	newFiles := map[string][]string{}
-	var fileErrors []FileError
+	var fileErrors, opaque []FileError
 	for _, f := range files {
 		var names []string
-		var orphans v1alpha1.ErrorList
+		var orphans, hiding v1alpha1.ErrorList
 		if f.err != nil {
 			orphans = v1alpha1.AsErrorList(f.err)
+			if f.opaque {
+				hiding = orphans
+			}
 		}
 		for _, d := range f.docs {
 			if v1alpha1.IsValidName(d.Name) {
@@ -125,6 +151,12 @@ func (s *Store) reloadLocked(deleteNow map[string]bool) (changed []string, pendi
 			} else {
 				orphans = append(orphans, v1alpha1.AsErrorList(d.Err)...)
 			}
+			if d.NameUnknown {
+				hiding = append(hiding, v1alpha1.AsErrorList(d.Err)...)
+			}
+		}
+		if len(hiding) > 0 {
+			opaque = append(opaque, FileError{Path: filepath.Join(s.dir, f.name), Err: hiding})
 		}
 		if len(orphans) > 0 {
 			fileErrors = append(fileErrors, FileError{Path: filepath.Join(s.dir, f.name), Err: orphans})
@@ -198,10 +230,23 @@ func (s *Store) reloadLocked(deleteNow map[string]bool) (changed []string, pendi
 
 	changed = s.logChanges(old, entries)
 	sort.Slice(fileErrors, func(i, j int) bool { return fileErrors[i].Path < fileErrors[j].Path })
+	s.reportFileErrors(fileErrors)
+	sort.Slice(opaque, func(i, j int) bool { return opaque[i].Path < opaque[j].Path })
+	stateErr := s.saveRecords(entries)
 	s.mu.Lock()
+	for name := range old {
+		if _, ok := entries[name]; !ok {
+			s.gone[name] = true
+		}
+	}
+	for name := range entries {
+		delete(s.gone, name)
+	}
 	s.entries = entries
 	s.files = newFiles
 	s.fileErrors = fileErrors
+	s.opaque = opaque
+	s.stateErr = stateErr
 	s.mu.Unlock()
 	return changed, pendingDelete, nil
 }
@@ -322,6 +367,28 @@ func (s *Store) logChanges(old, cur map[string]*entry) []string {
 	}
 	sort.Strings(changed)
 	return changed
+}
+
+// reportFileErrors logs and tells the file listeners of each problem that
+// belongs to no spec and was not there at the last reload. The caller
+// holds writeMu, which also guards s.fileErrors against other writers.
+func (s *Store) reportFileErrors(cur []FileError) {
+	seen := map[string]bool{}
+	for _, fe := range s.fileErrors {
+		seen[fe.Path+"\x00"+errText(fe.Err)] = true
+	}
+	s.mu.RLock()
+	listeners := append([]func(FileError){}, s.fileListeners...)
+	s.mu.RUnlock()
+	for _, fe := range cur {
+		if seen[fe.Path+"\x00"+errText(fe.Err)] {
+			continue
+		}
+		s.log.Error(fe.Err, "spec file has errors no spec name can be read from; specs it defined keep their last valid version", "file", fe.Path)
+		for _, fn := range listeners {
+			fn(fe)
+		}
+	}
 }
 
 // sameEntry reports whether a listener would see no difference.

@@ -36,6 +36,9 @@ const deleteGrace = 500 * time.Millisecond
 type Store struct {
 	dir string
 	log logr.Logger
+	// stateDir, if set, is where the store records what it knows of each
+	// spec, so that a restart does not forget it (state.go).
+	stateDir string
 
 	// writeMu serialises reloads and writes, so that a write reads, edits
 	// and re-reads the files without another reload in between.
@@ -47,6 +50,20 @@ type Store struct {
 	fileErrors  []FileError
 	generations map[string]int64 // last generation of every name ever seen
 	listeners   []func(name string)
+	// fileListeners hear of problems that belong to no spec.
+	fileListeners []func(FileError)
+	// opaque lists the files, or documents, that may define any spec: a
+	// file that cannot be read, or a syntax error before metadata.name.
+	// While there are any, a name the store does not know may still be
+	// defined, and Defined says so.
+	opaque []FileError
+	// gone holds the names the store saw deleted, which the opaque files
+	// cannot bring back.
+	gone map[string]bool
+	// recorded is what the state directory holds, by name; stateErr is
+	// why the last attempt to write it failed, nil when it did not.
+	recorded map[string]recordKey
+	stateErr error
 
 	// recheck wakes Run to look again once a pending deletion's grace ends.
 	recheck chan struct{}
@@ -88,8 +105,19 @@ type FileError struct {
 
 // Open loads every spec file of dir. Files with errors do not make Open
 // fail (they are reported through Get, List and FileErrors); a directory
-// that cannot be read does.
+// that cannot be read does. A store opened this way forgets everything on
+// a restart; scalerd uses OpenWithState.
 func Open(dir string, log logr.Logger) (*Store, error) {
+	return OpenWithState(dir, "", log)
+}
+
+// OpenWithState is Open for a store that remembers, in stateDir, the file
+// and the last valid version of each spec (see state.go). It first takes
+// what stateDir holds as the specs in force, then reads the files: a spec
+// whose file is broken keeps its recorded version in force, and only a
+// file that is gone, or that parses without the spec, deletes it. Leftover
+// temp files of writes that a kill interrupted are removed.
+func OpenWithState(dir, stateDir string, log logr.Logger) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -97,11 +125,20 @@ func Open(dir string, log logr.Logger) (*Store, error) {
 	s := &Store{
 		dir:         abs,
 		log:         log,
+		stateDir:    stateDir,
 		entries:     map[string]*entry{},
 		files:       map[string][]string{},
 		generations: map[string]int64{},
+		gone:        map[string]bool{},
+		recorded:    map[string]recordKey{},
 		recheck:     make(chan struct{}, 1),
 		now:         time.Now,
+	}
+	s.removeTempFiles()
+	if stateDir != "" {
+		if err := s.loadRecords(); err != nil {
+			return nil, err
+		}
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -124,6 +161,16 @@ func (s *Store) OnChange(fn func(name string)) {
 	s.listeners = append(s.listeners, fn)
 }
 
+// OnFileError registers fn to be called, once per new problem, with each
+// problem of a file that belongs to no spec: a syntax error before
+// metadata.name in a file the store never knew, say. Nothing else reports
+// those, since no spec can carry them. The same rules as OnChange apply.
+func (s *Store) OnFileError(fn func(FileError)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fileListeners = append(s.fileListeners, fn)
+}
+
 // Get returns a copy of the spec in force, which the caller may change,
 // and the error of its file's current version (nil when that version is
 // the one in force). ok is false when no valid version of the spec exists;
@@ -138,6 +185,9 @@ func (s *Store) Get(name string) (spec *v1alpha1.ScaleSpec, specErr error, ok bo
 	defer s.mu.RUnlock()
 	e, found := s.entries[name]
 	if !found {
+		if s.mayDefineLocked(name) {
+			return nil, s.opaqueErrLocked(), false
+		}
 		return nil, nil, false
 	}
 	return e.spec.DeepCopy(), e.err, e.spec != nil
@@ -162,25 +212,52 @@ func (s *Store) List() []Entry {
 	return out
 }
 
-// Defined reports whether a file still defines the name, valid or not,
-// or the spec is waiting out its deletion grace. Only when it is false
-// has the user removed the spec.
+// Defined reports whether a file still defines the name, valid or not, or
+// may define it, or the spec is waiting out its deletion grace. Only when
+// it is false has the user removed the spec.
+//
+// A file that cannot be read, or whose syntax error comes before
+// metadata.name, may define any spec: while there is one, every name the
+// store does not know is Defined, unless the store saw it deleted. That
+// covers a restart without a record of the spec (a new state directory).
 func (s *Store) Defined(name string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	_, ok := s.entries[name]
-	return ok
+	return ok || s.mayDefineLocked(name)
 }
 
-// Names lists the specs in force, sorted.
+func (s *Store) mayDefineLocked(name string) bool {
+	return len(s.opaque) > 0 && !s.gone[name]
+}
+
+// opaqueErrLocked says why an unknown name may still be defined.
+func (s *Store) opaqueErrLocked() error {
+	var errs v1alpha1.ErrorList
+	for _, fe := range s.opaque {
+		errs = append(errs, v1alpha1.AsErrorList(fe.Err)...)
+	}
+	errs = append(errs, &v1alpha1.FieldError{Message: "this spec may be defined in a file that cannot be read (above); until it is fixed, scalerd does not take the spec as deleted"})
+	return errs
+}
+
+// StateErr says why the store could not record the specs in force in the
+// state directory, nil when it could.
+func (s *Store) StateErr() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.stateErr
+}
+
+// Names lists every spec a file defines, sorted: those in force and those
+// with no valid version yet, which the controller reconciles too, so that
+// they report why they do not run.
 func (s *Store) Names() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	names := make([]string, 0, len(s.entries))
-	for name, e := range s.entries {
-		if e.spec != nil {
-			names = append(names, name)
-		}
+	for name := range s.entries {
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names

@@ -119,8 +119,8 @@ func TestInvalidFirstVersionIsNotInForce(t *testing.T) {
 	if !h.store.Defined("web") || h.store.Defined("api") {
 		t.Errorf("Defined(web) = %v, Defined(api) = %v; want true, false", h.store.Defined("web"), h.store.Defined("api"))
 	}
-	if names := h.store.Names(); len(names) != 0 {
-		t.Errorf("Names() = %v, want none in force", names)
+	if names := h.store.Names(); !slices.Equal(names, []string{"web"}) {
+		t.Errorf("Names() = %v, want web, to be reconciled and report its error", names)
 	}
 	if list := h.store.List(); len(list) != 1 || list[0].Err == nil || list[0].Spec != nil {
 		t.Errorf("List() = %+v, want web with its error", list)

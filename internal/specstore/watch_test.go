@@ -109,11 +109,22 @@ func TestWatchBurstIsOneChange(t *testing.T) {
 	}
 	h.waitFor("the last write", 3*time.Second, func() bool { return h.replicas("web") == 20 })
 	time.Sleep(2 * quietPeriod)
-	if got := h.takeChanges(); len(got) != 1 {
-		t.Fatalf("notifications %v, want the burst as one change", got)
+	// The 19 writes take well under the quiet period of 15 ms on an idle
+	// machine, and come as one change; a loaded machine (CI runs the
+	// packages side by side) can pause the writing loop for longer than
+	// that, splitting the burst. What must hold either way is that the
+	// writes coalesce: far fewer changes than writes.
+	got := h.takeChanges()
+	if len(got) == 0 || len(got) > 5 {
+		t.Fatalf("notifications %v for 19 writes in a burst; want them coalesced (1 on an idle machine)", got)
 	}
-	if got := h.generation("web"); got != 2 {
-		t.Fatalf("generation %d, want 2: one change", got)
+	// A read between os.WriteFile's truncate and its write sees an empty
+	// file: a change to "invalid" that keeps the generation.
+	if gen := h.generation("web"); gen < 2 || gen > int64(len(got))+1 {
+		t.Fatalf("generation %d after %d changes, want 2 to %d", gen, len(got), len(got)+1)
+	}
+	if len(got) > 1 {
+		t.Logf("the burst came as %d changes: the writing loop was paused longer than the quiet period", len(got))
 	}
 }
 
@@ -153,19 +164,44 @@ func TestWatchChmodChangesNothing(t *testing.T) {
 	}
 }
 
+// TestWatchUnreadableFileKeepsSpec makes web.yaml unreadable in ways that
+// stop root too (CI runs as root, which reads a file of mode 000): a
+// symlink to itself (ELOOP at stat) and a symlink to /proc/self/mem (stat
+// says a regular file; the read fails with EIO). Mode 000 is tried as
+// well when the test does not run as root. Each time the spec stays in
+// force with an error, and a readable file clears the error.
 func TestWatchUnreadableFileKeepsSpec(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
+	// replaceWithLink puts a symlink to target in place of path in one
+	// rename, so that the file never looks deleted in between.
+	replaceWithLink := func(t *testing.T, path, target string) {
+		tmp := filepath.Join(filepath.Dir(path), "link.tmp")
+		must(t, os.Symlink(target, tmp))
+		must(t, os.Rename(tmp, path))
 	}
-	h := newHarness(t, map[string]string{"web.yaml": specYAML("web", 1)})
-	h.watch()
-	must(t, os.Chmod(h.path("web.yaml"), 0))
-	h.waitFor("the error", 3*time.Second, func() bool { return h.specErr("web") != "" })
-	if h.replicas("web") != 1 {
-		t.Fatal("unreadable file dropped the spec")
+	ways := map[string]func(t *testing.T, path string){
+		"symlink loop": func(t *testing.T, path string) { replaceWithLink(t, path, filepath.Base(path)) },
+		"read fails":   func(t *testing.T, path string) { replaceWithLink(t, path, "/proc/self/mem") },
 	}
-	must(t, os.Chmod(h.path("web.yaml"), 0o644))
-	h.waitFor("the error to clear", 3*time.Second, func() bool { return h.specErr("web") == "" })
+	if os.Geteuid() != 0 {
+		ways["mode 000"] = func(t *testing.T, path string) { must(t, os.Chmod(path, 0)) }
+	}
+	for name, breakFile := range ways {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, map[string]string{"web.yaml": specYAML("web", 1)})
+			h.watch()
+			path := h.path("web.yaml")
+			breakFile(t, path)
+			if _, err := os.ReadFile(path); err == nil {
+				t.Fatal("the file can still be read: the test would prove nothing")
+			}
+			h.waitFor("the error", 3*time.Second, func() bool { return h.specErr("web") != "" })
+			if h.replicas("web") != 1 {
+				t.Fatal("unreadable file dropped the spec")
+			}
+			sedSave(t, path, specYAML("web", 1))
+			h.waitFor("the error to clear", 3*time.Second, func() bool { return h.specErr("web") == "" })
+		})
+	}
 }
 
 func TestWatchInvalidEditThenFix(t *testing.T) {

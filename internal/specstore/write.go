@@ -274,8 +274,8 @@ func (s *Store) SetReplicas(name string, replicas int32) error {
 }
 
 // SetTemplate replaces spec.template in the spec's file, for `scalectl
-// rollout undo`. The rest of the document keeps its content and comments;
-// yaml.v3 re-encodes its layout.
+// rollout undo`. Only the template's fields that change are rewritten, in
+// the style they were written in; the rest of the file keeps its bytes.
 func (s *Store) SetTemplate(name string, t v1alpha1.Template) error {
 	want := t.DeepCopy()
 	want.Default()
@@ -283,7 +283,7 @@ func (s *Store) SetTemplate(name string, t v1alpha1.Template) error {
 		if v1alpha1.TemplateHash(doc.Spec.Spec.Template) == v1alpha1.TemplateHash(*want) {
 			return nil, nil
 		}
-		return setTemplateText(text, t)
+		return setTemplateText(text, doc.Spec.Spec.Template, t)
 	}, func(spec *v1alpha1.ScaleSpec) bool {
 		return v1alpha1.TemplateHash(spec.Spec.Template) == v1alpha1.TemplateHash(*want)
 	})
@@ -427,23 +427,36 @@ func documentOf(name, filename string, data []byte) (v1alpha1.Document, error) {
 	}
 }
 
-// writeAtomic replaces a file so that a reader (scalerd itself, after a
-// crash) sees the old content or the new, never a mix: it writes a temp
-// file in the same directory, syncs it and renames it over the target. The
-// temp file is a dotfile, which the watcher ignores. A symlinked file is
-// written through to its target, keeping the link.
+// tempPattern names the temp files of writeAtomic: dotfiles, which the
+// watcher ignores, and which OpenWithState removes when a kill left one.
+const tempPattern = ".scaler-*.tmp"
+
+// writeAtomic replaces a spec file so that a reader (scalerd itself, after
+// a crash) sees the old content or the new, never a mix. A new file is
+// created 0600, since env may hold secrets; an existing one keeps its mode.
+// A symlinked file is written through to its target, keeping the link.
 func writeAtomic(path string, data []byte) error {
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
 	}
-	perm := fs.FileMode(0o644)
+	if err := writeAtomicFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("write spec file: %w", err)
+	}
+	return nil
+}
+
+// writeAtomicFile writes a temp file in the same directory, syncs it,
+// renames it over path and syncs the directory, so that the rename
+// survives a power loss. The file gets path's current mode, or perm when
+// path does not exist.
+func writeAtomicFile(path string, data []byte, perm fs.FileMode) error {
 	if info, err := os.Stat(path); err == nil {
 		perm = info.Mode().Perm()
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".scaler-*.tmp")
+	tmp, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	ok := false
 	defer func() {
@@ -453,22 +466,39 @@ func writeAtomic(path string, data []byte) error {
 		}
 	}()
 	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write spec file: %w", err)
+		return err
 	}
 	ok = true
 	return syncDir(dir)
+}
+
+// removeTempFiles removes the temp files that writes interrupted by a kill
+// left in the spec directory. They are dotfiles, never read as specs, but
+// would pile up.
+func (s *Store) removeTempFiles() {
+	matches, err := filepath.Glob(filepath.Join(s.dir, tempPattern))
+	if err != nil {
+		return
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil {
+			s.log.Error(err, "cannot remove a leftover temp file", "path", m)
+			continue
+		}
+		s.log.Info("removed a temp file left by an interrupted write", "path", m)
+	}
 }
 
 // syncDir makes a rename or removal in dir durable.

@@ -331,3 +331,25 @@ func TestWritesRefuseToOverwriteAConcurrentSave(t *testing.T) {
 	}
 	h.assertNoTempFiles()
 }
+
+func TestApplyWritesNewFilesPrivateAndKeepsAnExistingMode(t *testing.T) {
+	h := newHarness(t, map[string]string{"redis.yaml": specYAML("redis", 1)})
+	if err := os.Chmod(h.path("redis.yaml"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// env may hold secrets: a new file is for its owner only, whatever
+	// the umask.
+	if _, err := h.store.Apply([]byte(specYAML("web", 2)+"  # REDIS_PASSWORD lives here\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(h.path("web.yaml")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("new spec file: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+	if _, err := h.store.Apply([]byte(specYAML("redis", 2)), false); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(h.path("redis.yaml")); err != nil || info.Mode().Perm() != 0o640 {
+		t.Errorf("edited spec file: %v, mode %v; want its own 0640 kept", err, info.Mode().Perm())
+	}
+	h.assertNoTempFiles()
+}

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -89,18 +90,30 @@ func sanitize(s string, max int) string {
 	return out
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
-// kernel picks it from the ephemeral range, which makes a clash between
-// parallel tests unlikely, not impossible.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// picked at random below the kernel's ephemeral range (32768 and up on
+// Linux). A port from that range, as ":0" gives, was seen taken before the
+// test could publish it: the load generators' outgoing connections draw
+// their local ports from the same range, and a run of `make chaos` beside
+// `make test` lost a test to "bind: address already in use".
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: free port: %v", err)
+	for range 200 {
+		port := freePortLow + mrand.IntN(freePortHigh-freePortLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("testenv: no free port in %d-%d after 200 tries", freePortLow, freePortHigh)
+	return 0
 }
+
+// The range FreePort picks from: above the well-known and common service
+// ports, below the ephemeral range.
+const freePortLow, freePortHigh = 20000, 32700
 
 // Docker runs the docker CLI and returns its trimmed standard output; on
 // failure it fails the test with the command and everything it printed.
@@ -182,4 +195,33 @@ func runDocker(ctx context.Context, args ...string) (string, error) {
 		return strings.TrimSpace(stdout.String() + "\n" + stderr.String()), err
 	}
 	return strings.TrimSpace(stdout.String()), nil
+}
+
+// PrivateDir returns a temporary directory closed to other users, the
+// only kind scalerd accepts for its socket: t.TempDir follows the umask
+// (0755 under the usual 022).
+func PrivateDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// RequireCommand returns the path of a program a test needs (prometheus,
+// promtool, chromium). Where it is missing the test fails under CI (CI is
+// set: .ci/run installs every such program) and is skipped elsewhere,
+// saying how to install it.
+func RequireCommand(t testing.TB, name, install string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed, and CI must run this test: %s (.ci/run does)", name, install)
+	}
+	t.Skipf("%s is not installed; to run this test: %s", name, install)
+	return ""
 }

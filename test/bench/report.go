@@ -166,9 +166,12 @@ type Footprint struct {
 	// ScalerFirstServingSeconds is from the save to the first of the N in
 	// the upstream: how soon a large scale-up adds capacity at all.
 	ScalerFirstServingSeconds *float64 `json:"scalerFirstServingSeconds,omitempty"`
-	ComposeError              string   `json:"composeError,omitempty"`
-	ScalerCommands            []string `json:"scalerCommands"`
-	ComposeCommands           []string `json:"composeCommands"`
+	// ScalerServingSeconds maps a number of replicas in the upstream (1,
+	// 10, 25, N) to the seconds from the save until that many served.
+	ScalerServingSeconds map[string]float64 `json:"scalerServingSeconds,omitempty"`
+	ComposeError         string             `json:"composeError,omitempty"`
+	ScalerCommands       []string           `json:"scalerCommands"`
+	ComposeCommands      []string           `json:"composeCommands"`
 }
 
 // WriteJSON writes the report, indented, to path.

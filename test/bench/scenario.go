@@ -74,14 +74,21 @@ type Scenario struct {
 	Name     string
 	Replicas int
 	// Version is the app version the scenario starts from. Each replica
-	// failure scenario starts from a version of its own, so that scalerd's
-	// crash-loop back-off (which counts failures per template) never holds
-	// a replacement back because of an earlier scenario.
+	// failure scenario starts from a version of its own, so that no
+	// scenario's result depends on an earlier one. (scalerd's crash-loop
+	// back-off once counted failures per template and held replacements
+	// of later scenarios; it now holds only slots whose replicas fail
+	// before they are ready, which a kill of a serving replica never is.)
 	Version string
 	Steps   []Step
 	// Settle, when set, replaces RunOptions.Settle: the crash scenario
 	// watches long enough to see nginx's fail_timeout (30 s) run out.
 	Settle time.Duration
+	// Reloads marks a scenario whose change is a real nginx reload (the
+	// algorithm), not a membership change: the old workers close their
+	// idle keep-alive connections, and a request a client sent on one as
+	// it closed is resent (see RequestsResentOnly).
+	Reloads bool
 }
 
 // Scenarios are issue 6's zero-downtime scenarios, in the order they run.
@@ -119,7 +126,7 @@ func Scenarios(short bool) []Scenario {
 		}}})
 		lbVersion = "v3"
 	}
-	return append(out, Scenario{ID: "lb", Name: "load balancer: least_conn → round robin", Replicas: 3, Version: lbVersion, Steps: []Step{{
+	return append(out, Scenario{ID: "lb", Name: "load balancer: least_conn → round robin", Replicas: 3, Version: lbVersion, Reloads: true, Steps: []Step{{
 		Name: "change algorithm", Do: func(ctx context.Context, t Target) (Change, error) { return t.ChangeLoadBalancer(ctx) },
 	}}})
 }
@@ -190,6 +197,13 @@ type StepResult struct {
 
 // Failed reports whether any request of the scenario failed.
 func (r ScenarioResult) Failed() bool { return r.Load.Failures > 0 }
+
+// ResentOnly reports whether every failure was a request the client had
+// to resend (and then got answered): what a reload costs a keep-alive
+// client of nginx, and nothing worse.
+func (r ScenarioResult) ResentOnly() bool {
+	return r.Load.Failures == r.Load.FailuresByKind[loadgen.KindResent]
+}
 
 // Run resets t to the scenario's replicas, starts the load, makes each
 // change in turn, and cuts the load into windows around them. An error

@@ -585,7 +585,7 @@ func (b *benchRun) throughput() {
 		Limits: "no CPU limit on any demoapp (memory 128M each), health check every 2 s (timeout 10 s, 5 retries) so that the saturating load does not fail it; the load generator, nginx, the replicas and Redis share the 2 cores",
 		Commands: []string{
 			st.saveCommand("replicas: 3, no CPU limit") + "; scalectl loadtest " + st.URL() + " --rate 0 -c 64 -d 8s",
-			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
+			"docker run -d --network <the stack's network> -p 127.0.0.1::5000 --memory 128M -e REDIS_ADDR=<redis>:6379 -e REDIS_PASSWORD=<its password> demoapp:dev; scalectl loadtest http://127.0.0.1:<its port>/ --rate 0 -c 64 -d 8s",
 			"two more such docker runs; scalectl loadtest http://127.0.0.1:<port 1>/ http://127.0.0.1:<port 2>/ http://127.0.0.1:<port 3>/ --rate 0 -c 64 -d 8s",
 		}}
 	pids, err := b.throughputPIDs(directs, spreadURLs)
@@ -646,7 +646,8 @@ func (b *benchRun) startDirect(name, instance string) (string, error) {
 	s := b.s
 	run := []string{"run", "-d", "--name", name, "--label", v1alpha1.LabelInstance + "=" + s.instance, "--label", testenv.LabelTest + "=bench",
 		"--network", s.network, "--publish", "127.0.0.1::5000", "--memory", "128M",
-		"-e", "REDIS_ADDR=" + s.name("redis") + ":6379", "-e", "INSTANCE_NAME=" + instance, "demoapp:dev"}
+		"-e", "REDIS_ADDR=" + s.name("redis") + ":6379", "-e", "REDIS_PASSWORD=" + s.redisPassword,
+		"-e", "INSTANCE_NAME=" + instance, "demoapp:dev"}
 	if _, err := bench.Docker(b.ctx, run...); err != nil {
 		return "", err
 	}
@@ -840,9 +841,17 @@ func (b *benchRun) footprint() {
 	st.replicas = footprintReplicas
 	saved := st.save()
 	var firstServing time.Time
+	// servingAt is when 10 and 25 replicas were first in the upstream: a
+	// scale-up's capacity curve, not only its two ends.
+	servingAt := map[int]time.Time{}
 	err = st.waitStatus(ctx, 10*time.Minute, fmt.Sprintf("%d ready replicas in the upstream", footprintReplicas), func(s v1alpha1.Status) bool {
 		if firstServing.IsZero() && len(s.Upstream) > 0 {
 			firstServing = time.Now()
+		}
+		for _, n := range []int{10, 25} {
+			if _, ok := servingAt[n]; !ok && len(s.Upstream) >= n {
+				servingAt[n] = time.Now()
+			}
 		}
 		return allServing(s, footprintReplicas)
 	})
@@ -857,6 +866,12 @@ func (b *benchRun) footprint() {
 	f.ScalerStartedSeconds = lastStart(b.t, startTimes, saved, footprintReplicas)
 	first := firstServing.Sub(saved).Seconds()
 	f.ScalerFirstServingSeconds = &first
+	f.ScalerServingSeconds = map[string]float64{"1": first, strconv.Itoa(footprintReplicas): f.ScalerSeconds}
+	for n, at := range servingAt {
+		f.ScalerServingSeconds[strconv.Itoa(n)] = at.Sub(saved).Seconds()
+	}
+	b.t.Logf("footprint: serving after the save: %v (replicas in the upstream: seconds); the Engine's create+start of all %d: %s",
+		f.ScalerServingSeconds, footprintReplicas, derefSeconds(f.ScalerStartedSeconds))
 	b.report.Footprint = f
 	b.t.Logf("footprint: 0 → %d in %.1fs, %+v", footprintReplicas, f.ScalerSeconds, usage)
 

@@ -5,12 +5,15 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +58,12 @@ type stack struct {
 	socket      string
 	metricsAddr string
 	lbPort      int
+	// redisPassword is what the stack's Redis requires, as the default
+	// stack's does (make run generates one).
+	redisPassword string
+
+	// daemonArgs are more scalerd flags for startDaemon.
+	daemonArgs []string
 
 	mu     sync.Mutex
 	daemon *exec.Cmd
@@ -65,7 +74,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	testenv.RequireDocker(t)
 	testenv.RequireImages(t, "demoapp:dev", "scaler-nginx:dev", "scaler-redis:dev")
-	dir := t.TempDir()
+	dir := testenv.PrivateDir(t)
 	s := &stack{
 		t:           t,
 		instance:    testenv.Name(t, "e2e"),
@@ -75,6 +84,11 @@ func newStack(t *testing.T) *stack {
 		metricsAddr: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		lbPort:      testenv.FreePort(t),
 	}
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	s.redisPassword = hex.EncodeToString(secret)
 	s.network = s.instance + "-net"
 	if err := os.MkdirAll(s.specDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -116,14 +130,20 @@ func (s *stack) cleanup() {
 		_ = exec.CommandContext(ctx, "docker", append([]string{"rm", "-f", "-v"}, ids...)...).Run()
 	}
 	_ = exec.CommandContext(ctx, "docker", "network", "rm", s.network).Run()
+	// Named volumes (template.volumes) outlive their containers by design;
+	// a test's go with it.
+	out, _ = exec.CommandContext(ctx, "docker", "volume", "ls", "-q", "--filter", "label="+v1alpha1.LabelInstance+"="+s.instance).Output()
+	if names := strings.Fields(string(out)); len(names) > 0 {
+		_ = exec.CommandContext(ctx, "docker", append([]string{"volume", "rm", "-f"}, names...)...).Run()
+	}
 }
 
 // startDaemon runs scalerd and waits until it is ready.
 func (s *stack) startDaemon() {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "scalerd"),
+	cmd := exec.Command(filepath.Join(binDir, "scalerd"), append([]string{
 		"--spec-dir", s.specDir, "--socket", s.socket, "--state-dir", s.stateDir,
-		"--metrics-addr", s.metricsAddr, "--instance", s.instance, "-v", "1")
+		"--metrics-addr", s.metricsAddr, "--instance", s.instance, "-v", "1"}, s.daemonArgs...)...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting scalerd: %v", err)
@@ -232,37 +252,105 @@ func (s *stack) url() string { return fmt.Sprintf("http://127.0.0.1:%d/", s.lbPo
 // requireNoFailures's count is reached.
 const minLoad = 1500 * time.Millisecond
 
-// load runs a steady load against the load balancer until the returned
-// function is called (and for at least minLoad), which returns what it
-// measured.
-func (s *stack) load() func() loadgen.Result {
-	started := time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan loadgen.Result, 1)
-	go func() {
-		res, err := loadgen.Run(ctx, loadgen.Options{URL: s.url(), Rate: 100, Concurrency: 8, Timeout: 10 * time.Second}, nil)
-		if err != nil {
-			s.t.Errorf("load: %v", err)
-		}
-		done <- res
-	}()
-	return func() loadgen.Result {
-		time.Sleep(time.Until(started.Add(minLoad)))
-		cancel()
-		return <-done
+// The harness's load is a mix that no retry can flatter: keep-alive GETs
+// (which nginx and net/http may retry), POSTs to demoapp's /visits (which
+// neither may), and slow requests of about the web spec's drainTimeout (3 s)
+// that are in flight when a replica leaves the upstream. A request the
+// client had to resend counts as failed, and the requests in flight when
+// the load stops are waited for and counted.
+const (
+	loadRate = 100
+	// loadWorkers covers the slow requests (5 a second for 2 s: about
+	// 10 in flight) and the rest at the rate with up to about 0.4 s each,
+	// so that the rate holds while a change slows the answers down.
+	loadWorkers   = 48
+	loadSlowRatio = 0.05
+	loadSlowMS    = 2000
+	loadPOSTRatio = 0.2
+	// loadTimeout is longer than maxLatency: a request that hangs is a
+	// latency failure first, then a timeout; the test fails either way.
+	loadTimeout = 15 * time.Second
+	// The latency bounds leave a loaded 2-core CI machine a wide margin
+	// (there a change under this load slows the GETs and POSTs to about a
+	// second at worst) and still fail a request stuck behind a drain, a
+	// stopped replica or a lost connection.
+	maxP99     = 3 * time.Second
+	maxLatency = 10 * time.Second
+	// maxSlowOverrun is how much longer than its sleep a slow request
+	// may take.
+	maxSlowOverrun = 8 * time.Second
+)
+
+// loadPOSTs reports whether the harness load sends POSTs:
+// SCALER_E2E_LOAD_POSTS=0 leaves them out, to tell failures that only a
+// non-idempotent request sees from the rest.
+func loadPOSTs() bool { return os.Getenv("SCALER_E2E_LOAD_POSTS") != "0" }
+
+// harnessLoad is the load's options against url.
+func harnessLoad(url string) loadgen.Options {
+	o := loadgen.Options{
+		URL: url, Rate: loadRate, Concurrency: loadWorkers, Timeout: loadTimeout,
+		SlowRatio: loadSlowRatio, SlowURL: url + "slow?ms=" + strconv.Itoa(loadSlowMS),
 	}
+	if loadPOSTs() {
+		o.POSTRatio = loadPOSTRatio
+	}
+	return o
 }
 
-// requireNoFailures fails the test if any request of the load failed.
+// withoutPOSTs is for a load under a replica killed with SIGKILL: the POST
+// it was serving dies with it, and no load balancer may resend a request
+// that was already sent. What such a test checks is that nothing else is
+// lost.
+func withoutPOSTs(o *loadgen.Options) { o.POSTRatio = 0 }
+
+// load runs the harness's mixed load against the load balancer until the
+// returned function is called (and for at least minLoad), which stops
+// sending, waits for the requests in flight and returns what it measured.
+func (s *stack) load() func() loadgen.Result {
+	return s.loadWith(func(*loadgen.Options) {})
+}
+
+// requireNoFailures fails the test if any request of the load failed or
+// was resent, or if the answers were slower than the bounds: a request
+// that hangs must fail the test, not pass as a slow success.
 func requireNoFailures(t *testing.T, res loadgen.Result) {
 	t.Helper()
-	t.Logf("load: %d requests, %d failed %v, instances %v, p99 %v", res.Requests, res.Failures, res.ByKind, res.Instances, res.Latency.P99)
+	t.Logf("load: %d requests %v, %d failed %v, %d resent, %d late, instances %v, latency p50 %v p99 %v max %v, slow p99 %v max %v",
+		res.Requests, res.Sent, res.Failures, res.ByKind, res.Resent, res.Late, res.Instances,
+		res.Latency.P50, res.Latency.P99, res.Latency.Max, res.SlowLatency.P99, res.SlowLatency.Max)
 	if res.Requests < 50 {
 		t.Errorf("only %d requests were sent; the load did not run", res.Requests)
 	}
 	if res.Failures > 0 {
 		t.Errorf("%d of %d requests failed: %v", res.Failures, res.Requests, res.ByKind)
 	}
+	if res.Resent > 0 {
+		t.Errorf("%d of %d requests had to be resent by the client: a client that does not resend lost them", res.Resent, res.Requests)
+	}
+	if res.Latency.P99 > maxP99 || res.Latency.Max > maxLatency {
+		t.Errorf("latency p99 %v max %v, want p99 under %v and max under %v", res.Latency.P99, res.Latency.Max, maxP99, maxLatency)
+	}
+	if limit := loadSlowMS*time.Millisecond + maxSlowOverrun; res.SlowLatency.Max > limit {
+		t.Errorf("a slow request of %d ms took %v, more than %v", loadSlowMS, res.SlowLatency.Max, limit)
+	}
+}
+
+// requireNoFailuresAcrossReload is requireNoFailures for a load that spans
+// a real nginx reload (a config change, not a membership change): the old
+// workers close their idle keep-alive connections, and a GET a client sent
+// on one as it closed is resent, which is that reload's cost with nginx
+// (README, "Reload"). Run with withoutPOSTs: a POST racing that close
+// fails, and nothing can resend it. Anything else still fails the test.
+func requireNoFailuresAcrossReload(t *testing.T, res loadgen.Result) {
+	t.Helper()
+	if res.Resent > 0 {
+		t.Logf("%d of %d requests were resent by the client across the reload", res.Resent, res.Requests)
+		res.Failures -= res.ByKind[loadgen.KindResent]
+		delete(res.ByKind, loadgen.KindResent)
+		res.Resent = 0
+	}
+	requireNoFailures(t, res)
 }
 
 // redisSpec and webSpec are the default stack's specs, made unique and
@@ -277,19 +365,34 @@ spec:
   network: %s
   template:
     image: scaler-redis:dev
+    # Password-protected as manifests/redis.yaml is.
+    command: ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no",
+              "--bind", "0.0.0.0", "--requirepass", %q]
+    env:
+      - {name: REDISCLI_AUTH, value: %q}
     port: 6379
     healthCheck:
-      command: ["redis-cli", "ping"]
+      command: ["sh", "-c", "test \"$(redis-cli ping)\" = PONG"]
       interval: 1s
       timeout: 5s
       retries: 3
       startInterval: 100ms
     stopGracePeriod: 2s
-`, s.name("redis"), s.network)
+`, s.name("redis"), s.network, s.redisPassword, s.redisPassword)
 }
 
 func (s *stack) webSpec(replicas int, greeting string) string {
-	return s.webSpecWith(replicas, greeting, "demoapp:dev", "10m")
+	return s.webSpecWith(replicas, greeting, demoappImage(), "10m")
+}
+
+// demoappImage is the web spec's image: demoapp:dev, or
+// SCALER_E2E_DEMOAPP_IMAGE, so that a branch whose demoapp changed can be
+// tested on an Engine where other clones build demoapp:dev too.
+func demoappImage() string {
+	if image := os.Getenv("SCALER_E2E_DEMOAPP_IMAGE"); image != "" {
+		return image
+	}
+	return "demoapp:dev"
 }
 
 // webSpecWith is webSpec with another image and progress deadline.
@@ -306,6 +409,7 @@ spec:
     image: %s
     env:
       - {name: REDIS_ADDR, value: "%s:6379"}
+      - {name: REDIS_PASSWORD, value: %q}
       - {name: GREETING, value: %q}
     port: 5000
     resources:
@@ -329,7 +433,7 @@ spec:
     image: scaler-nginx:dev
     hostIP: 127.0.0.1
     port: %d
-`, s.name("web"), replicas, s.name("redis"), s.network, image, s.name("redis"), greeting, progressDeadline, s.lbPort)
+`, s.name("web"), replicas, s.name("redis"), s.network, image, s.name("redis"), s.redisPassword, greeting, progressDeadline, s.lbPort)
 }
 
 // upStack starts scalerd with redis and web at replicas and waits for all

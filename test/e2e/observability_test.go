@@ -134,6 +134,7 @@ func TestMetricsMoveAsTheControllerActs(t *testing.T) {
 	})
 	reconciles := metric(before, "scaler_reconciles_total", "spec", web, "result", "success")
 	reloads := metric(before, "scaler_nginx_reloads_total", "spec", web, "result", "success")
+	updates := metric(before, "scaler_upstream_updates_total", "spec", web, "result", "success")
 	converges := metric(before, "scaler_spec_converge_seconds_count", "spec", web)
 	created := metric(before, "scaler_replicas_created_total", "spec", web)
 	if reconciles <= 0 || converges < 1 || created != 1 {
@@ -156,8 +157,12 @@ func TestMetricsMoveAsTheControllerActs(t *testing.T) {
 	if got := metric(after, "scaler_reconciles_total", "spec", web, "result", "success"); got <= reconciles {
 		t.Errorf("reconciles went from %v to %v while scaling", reconciles, got)
 	}
-	if got := metric(after, "scaler_nginx_reloads_total", "spec", web, "result", "success"); got <= reloads {
-		t.Errorf("nginx reloads went from %v to %v while two replicas joined the upstream", reloads, got)
+	// Members change without a reload (issue 21).
+	if got := metric(after, "scaler_upstream_updates_total", "spec", web, "result", "success"); got <= updates {
+		t.Errorf("upstream updates went from %v to %v while two replicas joined the upstream", updates, got)
+	}
+	if got := metric(after, "scaler_nginx_reloads_total", "spec", web, "result", "success"); got != reloads {
+		t.Errorf("nginx reloads went from %v to %v while only the members changed", reloads, got)
 	}
 	if got := metric(after, "scaler_nginx_reloads_total", "spec", web, "result", "failure"); got > 0 {
 		t.Errorf("%v failed reloads", got)

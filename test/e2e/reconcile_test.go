@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"syscall"
@@ -53,7 +52,7 @@ func TestKilledReplicaLeavesTheUpstreamAndIsReplaced(t *testing.T) {
 	s := upStack(t, 3)
 	web := s.name("web")
 	before := s.containers(web, v1alpha1.RoleApp)
-	stop := s.load()
+	stop := s.loadWith(withoutPOSTs) // SIGKILL loses the POST being served
 	time.Sleep(500 * time.Millisecond)
 
 	testenv.Docker(t, "kill", "-s", "KILL", web+"-2")
@@ -86,8 +85,8 @@ func TestKilledReplicaLeavesTheUpstreamAndIsReplaced(t *testing.T) {
 // health check off (demoapp fails /health after SIGUSR1) while it keeps
 // running: it must leave the upstream, get a replacement under a new name,
 // and be removed only once that replacement serves. Then a second replica
-// fails while back-off holds replacements, and recovers: it must rejoin,
-// with nothing created or removed. No request may be lost.
+// fails and recovers before it is removed: it must rejoin, never
+// recreated. No request may be lost.
 func TestUnhealthyReplicaStaysUntilReplacedOrRecovered(t *testing.T) {
 	s := upStack(t, 3)
 	web := s.name("web")
@@ -122,19 +121,29 @@ func TestUnhealthyReplicaStaysUntilReplacedOrRecovered(t *testing.T) {
 		}
 	}
 
-	// A second failure of the template starts crash-loop back-off (10 s),
-	// which holds the replacement back. What used to remove a serving
-	// replica under a saturating load, and leave a hole, now only takes it
-	// out of the upstream: once it passes a probe again it rejoins, and
-	// nothing is created or removed.
+	// A second replica turns unhealthy and recovers at once. It had been
+	// ready, so it is replaced at once (no back-off: issue 22), and it
+	// stays, out of the upstream, until its replacement is ready or it
+	// passes a probe first, whichever comes first; either way it never
+	// leaves a hole. (With back-off per template this part of the test
+	// had nothing created: the second failure held the replacement.)
 	recovering := web + "-3"
 	testenv.Docker(t, "kill", "-s", "USR1", recovering)
 	waitUpstream(t, s, web, func(up []string) bool { return !slices.Contains(up, recovering) }, recovering+" out of the upstream")
 	testenv.Docker(t, "kill", "-s", "USR1", recovering) // its /health answers 200 again
-	waitUpstream(t, s, web, func(up []string) bool { return len(up) == 3 && slices.Contains(up, recovering) }, recovering+" back in the upstream")
-	if now := s.containers(web, v1alpha1.RoleApp); !maps.Equal(now, after) {
-		t.Errorf("containers changed from %v to %v while %s recovered under back-off", after, now, recovering)
-	}
+	testenv.WaitFor(t, 60*time.Second, "3 ready again", func() (bool, error) {
+		now := s.containers(web, v1alpha1.RoleApp)
+		spec, err := s.get(web)
+		if err != nil {
+			return false, err
+		}
+		up := spec.Status.Upstream
+		if now[recovering] != after[recovering] && len(up) < 3 {
+			t.Fatalf("%s was removed before its replacement served: containers %v, upstream %v", recovering, now, up)
+		}
+		st := spec.Status
+		return st.ReadyReplicas == 3 && st.Replicas == 3 && len(up) == 3, fmt.Errorf("containers %v, upstream %v", now, up)
+	})
 	time.Sleep(500 * time.Millisecond)
 	requireNoFailures(t, stop())
 
@@ -225,7 +234,9 @@ func TestInvalidEditKeepsTheLastValidSpecServing(t *testing.T) {
 func TestConfigThatFailsNginxTestIsNeverApplied(t *testing.T) {
 	s := upStack(t, 2)
 	web := s.name("web")
-	stop := s.load()
+	// The snippet that passes is a real reload: see
+	// requireNoFailuresAcrossReload.
+	stop := s.loadWith(withoutPOSTs)
 
 	withSnippet := func(snippet string, replicas int) string {
 		return strings.Replace(s.webSpec(replicas, "hello"), "  loadBalancer:\n", "  loadBalancer:\n    serverSnippet: "+snippet+"\n", 1)
@@ -250,7 +261,7 @@ func TestConfigThatFailsNginxTestIsNeverApplied(t *testing.T) {
 
 	s.writeSpec("web.yaml", withSnippet(`"add_header X-Snippet yes always;"`, 3))
 	s.waitReady(web, 3, true, 60*time.Second)
-	requireNoFailures(t, stop())
+	requireNoFailuresAcrossReload(t, stop())
 	spec, err := s.get(web)
 	if err != nil {
 		t.Fatal(err)

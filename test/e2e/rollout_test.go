@@ -83,6 +83,16 @@ func TestBrokenRolloutStallsWithoutLosingServiceAndUndoes(t *testing.T) {
 	if err == nil || !strings.Contains(out, "progress deadline") {
 		t.Fatalf("rollout status of a broken image should fail on the deadline, got err=%v:\n%s", err, out)
 	}
+	// Why it stalls is in plain view: rollout status, get and describe.
+	if !strings.Contains(out, `ImageNotFound: `) || !strings.Contains(out, `"demoapp:no-such-tag" not found`) {
+		t.Errorf("rollout status does not say the image is missing:\n%s", out)
+	}
+	if out, _ := s.scalectl("get", web); !strings.Contains(out, "REASON") || !strings.Contains(out, "ImageNotFound") {
+		t.Errorf("get shows no ImageNotFound reason:\n%s", out)
+	}
+	if out, _ := s.scalectl("describe", web); !strings.Contains(out, "ReplicaFailure") || !strings.Contains(out, "no-such-tag") {
+		t.Errorf("describe shows no ReplicaFailure condition:\n%s", out)
+	}
 	spec, err := s.get(web)
 	if err != nil {
 		t.Fatal(err)
