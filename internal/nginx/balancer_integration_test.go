@@ -488,6 +488,14 @@ func TestLuaBalancerFailures(t *testing.T) {
 	if ip+":80" != victim.Addr {
 		t.Logf("the restarted member got %s:80, not its old %s: a fresh address has no failures to forget", ip, victim.Addr)
 	} else {
+		// docker start returns once the process runs, not once it
+		// listens: a first request before then would fail and, with
+		// max_fails=1, take the member out for failTimeout, which is what
+		// this step checks does not happen to a healthy joiner.
+		testenv.WaitFor(t, 20*time.Second, "the restarted member to accept connections", func() (bool, error) {
+			out, code := dockerExec(t, e.lb, "bash", "-c", "exec 3<>/dev/tcp/"+ip+"/80")
+			return code == 0, fmt.Errorf("exit %d: %s", code, out)
+		})
 		e.setPeers(other, victim)
 		if got := spread(t, e.base, 10); got[victim.Addr] == 0 {
 			t.Errorf("a member whose address had failed before it left got none of 10 round-robin requests: %v", got)

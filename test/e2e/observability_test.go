@@ -294,11 +294,16 @@ func (s *stack) eventsOf(name string) string {
 
 // hasEvent reports whether an events table has a row with reason about
 // object whose message contains text.
+// hasEvent reports whether the events table has a row of reason on object
+// whose message contains text. The TYPE column is found by its value: LAST
+// SEEN is one word, or several for a folded event ("10s (x2 over 10s)").
 func hasEvent(table, reason, object, text string) bool {
 	for _, line := range strings.Split(table, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 5 && f[2] == reason && f[3] == object && strings.Contains(line, text) {
-			return true
+		for i := 1; i+3 < len(f); i++ {
+			if (f[i] == v1alpha1.EventNormal || f[i] == v1alpha1.EventWarning) && f[i+1] == reason && f[i+2] == object && strings.Contains(line, text) {
+				return true
+			}
 		}
 	}
 	return false
