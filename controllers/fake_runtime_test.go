@@ -58,6 +58,38 @@ type fakeRuntime struct {
 	// createCalls counts CreateContainer calls of replicas, failed ones
 	// included.
 	createCalls int
+	// loaded, if set for a load balancer's ID, is the config its nginx
+	// says it loaded (verify), as after a reload by hand; otherwise it is
+	// the config file. unreachable maps member names to the error their
+	// connect from the load balancer gets.
+	loaded      map[string][]byte
+	unreachable map[string]string
+}
+
+// verifyLine answers nginx's verify request (nginx.ParseVerify) from the
+// files of load balancer id. The caller holds f.mu.
+func (f *fakeRuntime) verifyLine(id string) string {
+	cfg := f.files[id+":"+configPathForTest]
+	loaded, ok := f.loaded[id]
+	if !ok {
+		loaded = cfg
+	}
+	peers := f.files[id+":"+peersPathForTest]
+	var members, connect []string
+	for _, line := range strings.Split(string(peers), "\n") {
+		name, addr, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		members = append(members, name+"@"+addr)
+		res := "ok"
+		if e, bad := f.unreachable[name]; bad {
+			res = strings.ReplaceAll(e, " ", "_")
+		}
+		connect = append(connect, name+":"+res)
+	}
+	return fmt.Sprintf("config=%s file=%s peersfile=%s members=%s connect=%s", nginx.Checksum(loaded), nginx.Checksum(cfg),
+		nginx.Checksum(peers), strings.Join(members, ","), strings.Join(connect, ","))
 }
 
 const (
@@ -152,6 +184,11 @@ func (f *fakeRuntime) serveAgent(id string, in *bufio.Reader, out *io.PipeWriter
 			f.record("reload")
 			f.mu.Unlock()
 			reply(nginx.ReplyOK, "reloaded")
+		case "verify":
+			f.mu.Lock()
+			line := f.verifyLine(id)
+			f.mu.Unlock()
+			reply(nginx.ReplyOK, line)
 		case "draining":
 			f.mu.Lock()
 			n := f.shuttingDown
@@ -414,6 +451,9 @@ func (f *fakeRuntime) Exec(_ context.Context, id string, cmd []string) (ExecResu
 			return ExecResult{}, fmt.Errorf("container %s is not running: %w", id, ErrConflict)
 		}
 		return ExecResult{}, nil
+	}
+	if script == strings.Join(nginx.VerifyCommand(), " ") {
+		return ExecResult{Output: f.verifyLine(id) + "\n"}, nil
 	}
 	if strings.Contains(script, "shutting dow") {
 		return ExecResult{Output: fmt.Sprintf("%d\n", f.shuttingDown)}, nil

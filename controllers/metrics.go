@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
 // Metrics are scalerd's Prometheus metrics. A nil *Metrics records nothing,
@@ -27,6 +29,8 @@ type Metrics struct {
 	convergeSeconds   *prometheus.HistogramVec
 	autoscaleDesired  *prometheus.GaugeVec
 	autoscaleMetric   *prometheus.GaugeVec
+	upstreamInSync    *prometheus.GaugeVec
+	upstreamDrifts    *prometheus.CounterVec
 }
 
 // NewMetrics registers scalerd's metrics with reg. queueDepth reports the
@@ -87,7 +91,13 @@ func NewMetrics(reg prometheus.Registerer, queueDepth func() float64) *Metrics {
 			Name: "scaler_autoscaler_metric_value", Help: "The autoscaler's latest reading of a metric, per ready replica (NaN when it could not be read).",
 		}, []string{"spec", "metric"}),
 	}
-	reg.MustRegister(m.autoscaleDesired, m.autoscaleMetric)
+	m.upstreamInSync = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "scaler_upstream_in_sync", Help: "1 when the load balancer's nginx, read back, runs the config and members scalerd applied and each member accepts its connections; 0 when not; absent until checked or when it could not be read (UpstreamInSync).",
+	}, []string{"spec"})
+	m.upstreamDrifts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "scaler_upstream_drifts_total", Help: "Times the load balancer was found running something other than what scalerd applied, which scalerd then applied again.",
+	}, []string{"spec"})
+	reg.MustRegister(m.autoscaleDesired, m.autoscaleMetric, m.upstreamInSync, m.upstreamDrifts)
 	reg.MustRegister(m.reconciles, m.reconcileDuration, m.queueDepth, m.desired, m.ready, m.updated,
 		m.upstream, m.created, m.failed, m.replaced, m.heldSlots, m.reloads, m.upstreamUpdates, m.eventReconnects, m.convergeSeconds)
 	return m
@@ -178,10 +188,31 @@ func (m *Metrics) forget(spec string) {
 	if m == nil {
 		return
 	}
-	for _, v := range []*prometheus.GaugeVec{m.desired, m.ready, m.updated, m.upstream, m.heldSlots, m.autoscaleDesired} {
+	for _, v := range []*prometheus.GaugeVec{m.desired, m.ready, m.updated, m.upstream, m.heldSlots, m.autoscaleDesired, m.upstreamInSync} {
 		v.DeleteLabelValues(spec)
 	}
 	m.autoscaleMetric.DeletePartialMatch(prometheus.Labels{"spec": spec})
+	m.upstreamDrifts.DeleteLabelValues(spec)
+}
+
+func (m *Metrics) setInSync(spec string, s v1alpha1.ConditionStatus) {
+	if m == nil {
+		return
+	}
+	switch s {
+	case v1alpha1.ConditionTrue:
+		m.upstreamInSync.WithLabelValues(spec).Set(1)
+	case v1alpha1.ConditionFalse:
+		m.upstreamInSync.WithLabelValues(spec).Set(0)
+	default:
+		m.upstreamInSync.DeleteLabelValues(spec)
+	}
+}
+
+func (m *Metrics) upstreamDrifted(spec string) {
+	if m != nil {
+		m.upstreamDrifts.WithLabelValues(spec).Inc()
+	}
 }
 
 func (m *Metrics) autoscaled(spec string, d AutoscaleDecision) {

@@ -89,6 +89,10 @@ type Reconciler struct {
 	History RevisionHistory
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// UpstreamCheckInterval is how often each load balancer's upstream is
+	// read back and compared with what scalerd applied (upstreamsync.go):
+	// 0 means DefaultUpstreamCheckInterval, a negative value never.
+	UpstreamCheckInterval time.Duration
 	// Requeue, if set, asks for a spec to be reconciled soon; the
 	// controller sets it. Start probes use it to report a ready replica.
 	Requeue func(name string)
@@ -123,6 +127,13 @@ type specState struct {
 	appliedUpstream []string
 	// lastReload is the last reload or peers update.
 	lastReload time.Time
+	// nextUpstreamCheck is when the upstream is next read back
+	// (upstreamsync.go); upstreamDrifted is set from a drift until a check
+	// finds nginx in sync again.
+	nextUpstreamCheck time.Time
+	upstreamDrifted   bool
+	// reloadedAt is the last reload (a peers update is none).
+	reloadedAt time.Time
 	// agent is the reload agent of the load balancer, nil until started
 	// or after it broke; agentOff is a load balancer container whose
 	// image cannot run one, so that it is not tried on every reload.
@@ -350,7 +361,22 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	if spec.Spec.LoadBalancer != nil {
 		lb, err = r.ensureLoadBalancer(ctx, spec, st, lbs, plan.Upstream)
 		if err == nil {
+			// Read back before applying: a drift makes the apply below put
+			// it right. A peers update is in force when it returns, so a
+			// second check confirms it at once; a reload is confirmed by
+			// the next check, once it has settled.
+			check, next := r.upstreamCheckDue(st, now)
+			result.RequeueAfter = next
+			drifted := check && r.checkUpstream(ctx, name, st, *lb)
 			err = r.applyUpstream(ctx, spec, st, *lb, plan.Upstream)
+			if err == nil && drifted {
+				if st.reloadedAt.Before(now) {
+					r.checkUpstream(ctx, name, st, *lb)
+				} else {
+					st.nextUpstreamCheck = now
+					result.RequeueAfter = upstreamSettle
+				}
+			}
 		}
 		if err != nil {
 			// The upstream could not change, so nothing may leave it: only
@@ -371,7 +397,9 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	result.RequeueAfter = wait
+	if wait > 0 {
+		result.RequeueAfter = shortest(result.RequeueAfter, wait)
+	}
 	if d := r.lbRequeue(st, now); d > 0 {
 		result.RequeueAfter = shortest(result.RequeueAfter, d)
 	}
@@ -620,12 +648,17 @@ func (r *Reconciler) applyUpstream(ctx context.Context, spec *v1alpha1.ScaleSpec
 	took := time.Since(started)
 	prev := st.appliedUpstream
 	st.appliedConfig, st.appliedPeers, st.appliedUpstream, st.lastReload = cfg, peers, names, r.Now()
+	if reload {
+		st.reloadedAt = st.lastReload
+	}
 	r.lbReady(st)
 	if !equalStrings(prev, names) {
 		log.Info("updated upstream", "action", "updateUpstream", "upstream", names, "reload", reload, "reloadMillis", float64(took.Microseconds())/1000)
 		r.Events.Eventf(name, "loadbalancer/"+lb.Name, v1alpha1.EventNormal, ReasonUpstreamUpdated, "upstream is now [%s]", strings.Join(names, " "))
-	} else {
+	} else if reload {
 		log.Info("reloaded load balancer", "action", "reload", "replica", lb.Name, "reloadMillis", float64(took.Microseconds())/1000)
+	} else {
+		log.Info("rewrote the load balancer's members", "action", "updatePeers", "replica", lb.Name, "millis", float64(took.Microseconds())/1000)
 	}
 	return nil
 }

@@ -31,6 +31,8 @@ func main() {
 		"longest wait for one Docker Engine call (a stop gets its grace period on top); past it the call fails, and /readyz reports not ready until the Engine answers again")
 	flag.DurationVar(&o.AutoscaleInterval, "autoscale-interval", controllers.DefaultAutoscaleInterval,
 		"how often the autoscaler reads its metrics and decides, for specs with spec.autoscaling")
+	flag.DurationVar(&o.UpstreamCheckInterval, "upstream-check-interval", controllers.DefaultUpstreamCheckInterval,
+		"how often each load balancer's nginx is asked what it runs (config, members, their reachability) and put right when it drifted (UpstreamInSync); 0 turns the check off")
 	flag.StringVar(&logFormat, "log-format", "auto", "log format: text, json, journal (text with syslog <N> priorities, for journald) or auto (journal when stderr is the journal, else text)")
 	flag.IntVar(&verbosity, "v", 0, "log verbosity: 0 actions, 1 plans and waits, 2 every reconcile")
 	flag.Parse()

@@ -46,7 +46,10 @@ type Options struct {
 	// AutoscaleInterval is how often the autoscaler decides; 0 means
 	// controllers.DefaultAutoscaleInterval.
 	AutoscaleInterval time.Duration
-	Log               logr.Logger
+	// UpstreamCheckInterval is how often each load balancer is read back
+	// (UpstreamInSync); 0 turns the check off.
+	UpstreamCheckInterval time.Duration
+	Log                   logr.Logger
 }
 
 // Events scalerd records, as an event of no spec, when the Engine stops
@@ -113,6 +116,10 @@ func Run(ctx context.Context, o Options) error {
 	metrics := controllers.NewMetrics(reg, func() float64 { return float64(ctl.Queue.Len()) })
 	recorder := controllers.NewRecorder(1000)
 	reconciler := controllers.NewReconciler(rt, store, log.WithName("controller"), recorder, metrics)
+	reconciler.UpstreamCheckInterval = o.UpstreamCheckInterval
+	if o.UpstreamCheckInterval == 0 {
+		reconciler.UpstreamCheckInterval = -1 // off, as the flag says
+	}
 	reconciler.History = hist
 	hist.OnCorrupt = func(spec, movedTo string, err error) {
 		log.Error(err, "rollout history corrupt; moved aside, and the spec's history starts afresh", "spec", spec, "movedTo", movedTo)

@@ -24,6 +24,8 @@ import (
 //	                                 to read it (no reload); the text is nginx's answer
 //	draining\n                       count the workers of replaced configs still running
 //	                                 plus the requests in flight to removed members
+//	verify\n                         say what nginx runs (the text is VerifyPath's
+//	                                 line, see ParseVerify)
 //
 // and each gets exactly one reply line:
 //
@@ -175,11 +177,13 @@ while IFS=' ' read -r req n m; do
   draining)
     w=$(%[7]s)
     if out=$(poke %[13]s); then echo "scaler-reply 0 $((w + out))"; else echo "scaler-reply 1 $out"; fi;;
+  verify)
+    if out=$(poke %[15]s); then echo "scaler-reply 0 $out"; else echo "scaler-reply 1 $out"; fi;;
   *) echo "scaler-reply 2 unknown request $req";;
   esac
 done
 `, ConfigPath, CandidatePath, PIDPath, ConfigDir+"/nginx-t.out", AgentReady, RejectedCode, countShuttingDown, hastenScans, HastenLog,
-		PeersPath, pokeFunc, PeersReloadPath, InflightPath, hastenSeconds)
+		PeersPath, pokeFunc, PeersReloadPath, InflightPath, hastenSeconds, VerifyPath)
 }
 
 // ApplyRequest is the agent request that applies cfg and, unless peers is
@@ -224,6 +228,15 @@ func PeersCommand(peers []byte) []string {
 // to removed members. It needs bash.
 func DrainingCommand() []string {
 	return []string{"bash", "-c", pokeFunc + "w=$(" + countShuttingDown + ") && out=$(poke " + InflightPath + ") && echo $((w + out)) || { echo \"$out\"; exit 1; }"}
+}
+
+// VerifyRequest asks what nginx runs (ParseVerify reads the reply's text).
+func VerifyRequest() []byte { return []byte("verify\n") }
+
+// VerifyCommand prints what the agent's verify request answers, for when
+// the agent is down. It needs bash.
+func VerifyCommand() []string {
+	return []string{"bash", "-c", pokeFunc + "poke " + VerifyPath}
 }
 
 // DrainingRequest asks how many workers of replaced configs still run.

@@ -22,7 +22,12 @@ local balancer = require "ngx.balancer"
 local M = {}
 
 local dict = ngx.shared.scaler_balancer
-local conf = { ["algorithm"] = "round_robin", max_fails = 1, fail_timeout = 10, tries = 3, peers_path = "" }
+local conf = { ["algorithm"] = "round_robin", max_fails = 1, fail_timeout = 10, tries = 3, peers_path = "", config_path = "" }
+
+-- The config the master loaded when it ran init, inherited by every worker
+-- it forked: what nginx really runs, which the file may no longer be (an
+-- edit by hand, a reload that did not take). verify reports it.
+local loaded_config = ""
 
 -- Per worker: the decoded members and the version they were decoded at.
 local peers, peers_version = {}, -1
@@ -119,6 +124,7 @@ end
 
 -- init runs in the master (init_by_lua) on start and on every reload.
 function M.init()
+    loaded_config = read_file(conf.config_path)
     local n, err = store(read_file(conf.peers_path))
     if not n then
         ngx.log(ngx.ERR, "scaler: ", err, "; the load balancer starts with no members")
@@ -157,6 +163,43 @@ function M.inflight()
         end
     end
     ngx.say(total)
+end
+
+-- connects opens a TCP connection to one member from the load balancer,
+-- the first thing nginx does with it, and returns "ok" or why not (one
+-- word: verify's answer is one line of words).
+local function connects(p)
+    local sock = ngx.socket.tcp()
+    sock:settimeout(1000)
+    local ok, err = sock:connect(p.host, p.port)
+    if not ok then
+        return (string.gsub(tostring(err), "%s+", "_"))
+    end
+    sock:close()
+    return "ok"
+end
+
+-- verify answers scalerd's check that nginx runs what it was told
+-- (UpstreamInSync), on one line: the MD5 of the config loaded, of the
+-- config file and of the peers file, the members the workers use, and
+-- whether each accepts a connection from here:
+--
+--   config=MD5 file=MD5 peersfile=MD5 members=NAME@ADDR,... connect=NAME:ok|ERROR,...
+function M.verify()
+    refresh()
+    local threads = {}
+    for i = 1, #peers do
+        threads[i] = ngx.thread.spawn(connects, peers[i])
+    end
+    local members, connect = {}, {}
+    for i = 1, #peers do
+        local ok, res = ngx.thread.wait(threads[i])
+        members[i] = peers[i].name .. "@" .. peers[i].addr
+        connect[i] = peers[i].name .. ":" .. (ok and res or "error")
+    end
+    ngx.say("config=", ngx.md5(loaded_config), " file=", ngx.md5(read_file(conf.config_path)),
+        " peersfile=", ngx.md5(read_file(conf.peers_path)),
+        " members=", table.concat(members, ","), " connect=", table.concat(connect, ","))
 end
 
 local function down(addr)

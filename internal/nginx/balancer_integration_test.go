@@ -690,3 +690,90 @@ func hammer(base string, conns int, d time.Duration) (ok, failed int64) {
 	wg.Wait()
 	return okN.Load(), failN.Load()
 }
+
+// TestLuaBalancerVerify: nginx's verify answer (UpstreamInSync) says what
+// the running workers use, not what was written: the config loaded, the
+// members, and whether each accepts a connection from the load balancer;
+// a config edited and reloaded by hand, or a peers file edited by hand,
+// shows as drift; the exec fallback answers the same.
+func TestLuaBalancerVerify(t *testing.T) {
+	t.Parallel()
+	cfg := Config{SpecName: "web", Algorithm: v1alpha1.AlgorithmRoundRobin, MaxFails: 1, FailTimeout: 10 * time.Second, ListenPort: 80, Keepalive: 8}
+	e := newBalancerEnv(t, 2, cfg)
+	rendered := mustRender(t, cfg)
+	e.setPeers(e.backends...)
+	peers, err := RenderPeers(Config{SpecName: "web", Algorithm: cfg.Algorithm, ListenPort: 80, Upstreams: e.backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func() Running {
+		t.Helper()
+		code, text := e.agent.call(VerifyRequest())
+		if code != ReplyOK {
+			t.Fatalf("verify: code %d %q", code, text)
+		}
+		r, err := ParseVerify(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	r := verify()
+	if d := r.ConfigDrift(rendered); d != "" {
+		t.Errorf("config drift right after start: %s", d)
+	}
+	if d := r.MembersDrift(peers); d != nil {
+		t.Errorf("members drift right after a peers update: %v (answer %+v)", d, r)
+	}
+	if len(r.Unreachable) != 0 {
+		t.Errorf("unreachable members while both listen: %v", r.Unreachable)
+	}
+	// The exec fallback gives the same answer.
+	out, code := dockerExec(t, e.lb, VerifyCommand()...)
+	if fromExec, err := ParseVerify(out); code != 0 || err != nil || fromExec.ConfigMD5 != r.ConfigMD5 || len(fromExec.Members) != 2 {
+		t.Errorf("VerifyCommand: exit %d %q %v", code, out, err)
+	}
+
+	t.Log("a member that stops listening is unreachable from the load balancer")
+	testenv.Docker(t, "stop", "-t", "1", e.backends[1].Name)
+	r = verify()
+	if why := r.Unreachable[e.backends[1].Name]; why == "" || len(r.Unreachable) != 1 {
+		t.Errorf("with %s stopped: unreachable %v", e.backends[1].Name, r.Unreachable)
+	}
+	if l := r.UnreachableList(); len(l) != 1 || !strings.Contains(l[0], e.backends[1].Addr) {
+		t.Errorf("UnreachableList = %q", l)
+	}
+
+	t.Log("a peers file edited by hand and read by nginx is drift")
+	if out, code := dockerExec(t, e.lb, "sh", "-c", "echo 'intruder 10.9.9.9:80' >> "+PeersPath); code != 0 {
+		t.Fatalf("editing the peers file: %s", out)
+	}
+	r = verify()
+	if d := strings.Join(r.MembersDrift(peers), "; "); !strings.Contains(d, "peers file differs") {
+		t.Errorf("peers file edited, not yet read: drift %q", d)
+	}
+	if _, code := dockerExec(t, e.lb, "bash", "-c", pokeFunc+"poke "+PeersReloadPath); code != 0 {
+		t.Fatal("asking nginx to read the edited peers file failed")
+	}
+	if d := strings.Join(verify().MembersDrift(peers), "; "); !strings.Contains(d, "members nginx has that scalerd removed: intruder") {
+		t.Errorf("peers file edited and read: drift %q", d)
+	}
+
+	t.Log("a config edited and reloaded by hand is drift")
+	handEdited := strings.Replace(string(rendered), "keepalive 8;", "keepalive 9;", 1)
+	copyInto(t, e.lb, ConfigPath, []byte(handEdited))
+	if d := verify().ConfigDrift(rendered); !strings.Contains(d, "config file differs") {
+		t.Errorf("config file edited, not reloaded: drift %q", d)
+	}
+	if out, code := dockerExec(t, e.lb, ReloadCommand()...); code != 0 {
+		t.Fatalf("reload by hand: %s", out)
+	}
+	testenv.WaitFor(t, 20*time.Second, "the hand-made config to run", func() (bool, error) {
+		d := verify().ConfigDrift(rendered)
+		return strings.Contains(d, "nginx runs another config"), fmt.Errorf("drift %q", d)
+	})
+	if got := verify(); got.ConfigMD5 != Checksum([]byte(handEdited)) {
+		t.Errorf("after the reload by hand nginx reports config %s, want the hand-made one's %s", got.ConfigMD5, Checksum([]byte(handEdited)))
+	}
+}

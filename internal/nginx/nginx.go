@@ -43,10 +43,12 @@ const (
 	// ControlPort is where nginx listens, on 127.0.0.1 inside the load
 	// balancer's network namespace only, for scalerd's request to read the
 	// peers file again (PeersReloadPath) or count the requests still in
-	// flight to removed members (InflightPath).
+	// flight to removed members (InflightPath), or to say what it runs
+	// (VerifyPath, ParseVerify).
 	ControlPort     = 10247
 	PeersReloadPath = "/scaler/peers"
 	InflightPath    = "/scaler/inflight"
+	VerifyPath      = "/scaler/verify"
 	// PIDPath is where the master writes its PID; `nginx -s` reads it.
 	PIDPath = "/run/nginx.pid"
 	// DefaultWorkerUser owns nginx's worker processes when Config names
@@ -154,6 +156,7 @@ func Render(cfg Config) ([]byte, error) {
 		User:        user,
 		PIDPath:     PIDPath,
 		PeersPath:   PeersPath,
+		ConfigPath:  ConfigPath,
 		ControlPort: ControlPort,
 		FailSeconds: failSecs,
 		Tries:       tries,
@@ -349,6 +352,7 @@ type templateData struct {
 	User            string
 	PIDPath         string
 	PeersPath       string
+	ConfigPath      string
 	ControlPort     int
 	FailSeconds     int64
 	Tries           int
@@ -412,7 +416,7 @@ http {
 {{.Lua}}
         end)()
         package.loaded["scaler.balancer"] = balancer
-        balancer.configure({ algorithm = "{{.Config.Algorithm}}", max_fails = {{.Config.MaxFails}}, fail_timeout = {{.FailSeconds}}, tries = {{.Tries}}, peers_path = "{{.PeersPath}}" })
+        balancer.configure({ algorithm = "{{.Config.Algorithm}}", max_fails = {{.Config.MaxFails}}, fail_timeout = {{.FailSeconds}}, tries = {{.Tries}}, peers_path = "{{.PeersPath}}", config_path = "{{.ConfigPath}}" })
         balancer.init()
     }
     init_worker_by_lua_block {
@@ -438,7 +442,8 @@ http {
 
     # scalerd's channel to the balancer: bound to 127.0.0.1 in the load
     # balancer's own network namespace, so neither clients nor replicas reach
-    # it. It only makes nginx read the peers file, which only scalerd writes.
+    # it. It makes nginx read the peers file, which only scalerd writes, and
+    # says what nginx runs; it changes nothing else.
     server {
         listen 127.0.0.1:{{.ControlPort}};
         access_log off;
@@ -450,6 +455,11 @@ http {
         location = /scaler/inflight {
             content_by_lua_block {
                 require("scaler.balancer").inflight()
+            }
+        }
+        location = /scaler/verify {
+            content_by_lua_block {
+                require("scaler.balancer").verify()
             }
         }
         location / {
@@ -545,11 +555,16 @@ func SplitRunning(out []byte) (cfg, peers []byte) {
 // of an older scalerd, whose config listed them in its upstream block as
 // "server ADDR ...; # NAME", is read too. No members gives an empty map.
 func RunningUpstream(out []byte) map[string]string {
-	servers := map[string]string{}
 	cfg, peers := SplitRunning(out)
 	if peers == nil {
 		return legacyUpstream(cfg)
 	}
+	return parsePeers(peers)
+}
+
+// parsePeers reads a peers file (RenderPeers): replica name -> address.
+func parsePeers(peers []byte) map[string]string {
+	servers := map[string]string{}
 	for _, line := range strings.Split(string(peers), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
