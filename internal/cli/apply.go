@@ -57,7 +57,7 @@ with its file, line and field.`,
 	}
 	flags := cmd.Flags()
 	flags.StringArrayVarP(&a.filenames, "filename", "f", nil, "spec file, directory of spec files (*.yaml, *.yml), or - for stdin; repeatable")
-	flags.StringVar(&a.dryRun, "dry-run", dryRunNone, `"client": validate here, send nothing; "server": scalerd validates against the specs in force and writes nothing; "none": apply`)
+	flags.StringVar(&a.dryRun, "dry-run", dryRunNone, `"client": validate here, send nothing; "server": scalerd validates against the specs in force, prints the steps it would take, and writes nothing; "none": apply`)
 	flags.StringVarP(&a.output, "output", "o", "", "print the defaulted specs instead of a summary: yaml or json")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
@@ -116,6 +116,7 @@ func (a *applyOptions) applyToDaemon(ctx context.Context, inputs []input, stdout
 				suffix = " (server dry run)"
 			}
 			fmt.Fprintf(stdout, "scalespec/%s %s%s\n", r.Name, r.Action, suffix)
+			printPlan(stdout, r.Plan)
 		}
 	}
 	if a.output != "" {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,7 +21,10 @@ func newDiffCommand(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff -f FILE|DIR|-",
 		Short: "Show what apply would change, against the specs in force",
-		Long: `Diff compares the specs in the files, defaulted, with the ones scalerd runs.
+		Long: `Diff compares the specs in the files, defaulted, with the ones scalerd runs,
+and after each difference prints the steps scalerd would take to apply it,
+from the same planner it reconciles with: which replicas it creates, drains
+and removes, in order, and whether nginx reloads.
 It exits 0 when nothing would change, 1 when something would, and 1 with an
 error message when it could not compare.`,
 		Example: `  scalectl diff -f manifests/web.yaml`,
@@ -35,6 +39,18 @@ error message when it could not compare.`,
 				return err
 			}
 			c := o.client()
+			// scalerd checks the files against the specs in force and
+			// plans each, as apply --dry-run=server does.
+			plans := map[string][]string{}
+			for _, in := range inputs {
+				results, err := c.Apply(cmd.Context(), in.data, true)
+				if err != nil {
+					return fmt.Errorf("%s: %w", in.name, err)
+				}
+				for _, r := range results {
+					plans[r.Name] = r.Plan
+				}
+			}
 			changed := false
 			for _, s := range specs {
 				live, err := c.Get(cmd.Context(), s.Metadata.Name)
@@ -59,6 +75,7 @@ error message when it could not compare.`,
 				if d := unifiedDiff("live/"+s.Metadata.Name, "file/"+s.Metadata.Name, string(before), string(after)); d != "" {
 					changed = true
 					fmt.Fprint(cmd.OutOrStdout(), d)
+					printPlan(cmd.OutOrStdout(), plans[s.Metadata.Name])
 				}
 			}
 			if changed {
@@ -70,6 +87,17 @@ error message when it could not compare.`,
 	cmd.Flags().StringArrayVarP(&filenames, "filename", "f", nil, "spec file, directory or - for stdin")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
+}
+
+// printPlan prints the steps of a plan under a heading, if there are any.
+func printPlan(w io.Writer, steps []string) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "plan:")
+	for _, s := range steps {
+		fmt.Fprintln(w, "  "+s)
+	}
 }
 
 // unifiedDiff returns a unified diff of two texts with three lines of

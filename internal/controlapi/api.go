@@ -27,6 +27,9 @@ var (
 type ApplyResult struct {
 	Name   string `json:"name"`
 	Action string `json:"action"`
+	// Plan is, for a dry run, the steps scalerd would take to bring what
+	// runs to the applied spec (controllers.Reconciler.Preview).
+	Plan []string `json:"plan,omitempty"`
 }
 
 // ScaleRequest is the body of a scale call.

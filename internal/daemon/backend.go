@@ -124,7 +124,9 @@ func (b *backend) Replicas(ctx context.Context, name string) ([]v1alpha1.Replica
 	return out, nil
 }
 
-func (b *backend) Apply(_ context.Context, docs []byte, dryRun bool) ([]controlapi.ApplyResult, error) {
+// Apply writes the specs, or with dryRun checks them and says, for each,
+// the steps scalerd would take (Reconciler.Preview).
+func (b *backend) Apply(ctx context.Context, docs []byte, dryRun bool) ([]controlapi.ApplyResult, error) {
 	results, err := b.store.Apply(docs, dryRun)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", controlapi.ErrInvalid, err)
@@ -134,6 +136,10 @@ func (b *backend) Apply(_ context.Context, docs []byte, dryRun bool) ([]controla
 		out[i] = controlapi.ApplyResult{Name: r.Name, Action: r.Action}
 		if !dryRun {
 			b.controller.Enqueue(r.Name)
+			continue
+		}
+		if out[i].Plan, err = b.reconciler.Preview(ctx, r.Spec); err != nil {
+			return nil, fmt.Errorf("planning %s: %w", r.Name, err)
 		}
 	}
 	return out, nil

@@ -28,6 +28,8 @@ type ApplyResult struct {
 	// Warnings are findings that do not stop the spec, such as a
 	// dependsOn naming a spec that does not exist yet.
 	Warnings []string
+	// Spec is the spec as decoded and validated (not defaulted).
+	Spec *v1alpha1.ScaleSpec
 }
 
 // Apply writes the specs of one or more YAML documents to the directory, as
@@ -86,6 +88,7 @@ func (s *Store) Apply(data []byte, dryRun bool) ([]ApplyResult, error) {
 	}
 	edits := newFileEdits()
 	for i, spec := range specs {
+		results[i].Spec = spec
 		if err := s.planApply(spec, texts[spec], &results[i], edits); err != nil {
 			return nil, err
 		}

@@ -44,8 +44,29 @@ func TestApplyScaleDeleteThroughScalectl(t *testing.T) {
 	if err := os.WriteFile(changed, []byte(s.webSpec(3, "hello")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := s.scalectl("diff", "-f", changed); err == nil || !strings.Contains(out, "-  replicas: 2") || !strings.Contains(out, "+  replicas: 3") {
-		t.Errorf("diff of a change must show it and exit 1: %v\n%s", err, out)
+	if out, err := s.scalectl("diff", "-f", changed); err == nil || !strings.Contains(out, "-  replicas: 2") || !strings.Contains(out, "+  replicas: 3") ||
+		!strings.Contains(out, "plan:\n   1. create "+web+"-3 (template ") {
+		t.Errorf("diff of a change must show it, the plan, and exit 1: %v\n%s", err, out)
+	}
+	// A new template: the plan is the whole rollout, one replica at a
+	// time (maxSurge 1, maxUnavailable 0), from the planner scalerd runs.
+	rolled := filepath.Join(t.TempDir(), "web.yaml")
+	if err := os.WriteFile(rolled, []byte(s.webSpec(2, "bonjour")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := s.containers(web, v1alpha1.RoleApp)
+	out, err = s.scalectl("apply", "-f", rolled, "--dry-run=server")
+	wantPlan := []string{"1. create " + web + "-3 (template ", "2. drain " + web + "-2 (outdated)", "3. create " + web + "-2", "4. drain " + web + "-1 (outdated)"}
+	for _, want := range wantPlan {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("apply --dry-run=server of a new template lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	if diff, _ := s.scalectl("diff", "-f", rolled); !strings.Contains(diff, out[strings.Index(out, "plan:"):]) {
+		t.Errorf("diff and apply --dry-run=server print different plans:\n%s\n%s", diff, out)
+	}
+	if after := s.containers(web, v1alpha1.RoleApp); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("a dry run changed the replicas: %v, then %v", before, after)
 	}
 
 	stop := s.load()
