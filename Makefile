@@ -149,7 +149,7 @@ check-docker: ## Fail clearly when the Docker Engine is unreachable
 ##@ Bench
 
 .PHONY: bench
-bench: ## Benchmarks: demoapp throughput, zero downtime against docker-compose, reaction, footprint (BENCHMARKS.md, 15-20 min)
+bench: ## Benchmarks: demoapp throughput, zero downtime against docker-compose, reaction, footprint, capacity (BENCHMARKS.md, 15-20 min)
 	hack/bench.sh
 
 # What `make load-test` sends; e.g. make load-test LOADTEST_FLAGS="--rate 0 -c 64 -d 10s"

@@ -142,6 +142,18 @@ func (c *Compose) containers(ctx context.Context, service string) ([]appContaine
 	return cs, nil
 }
 
+// Healthy counts the app containers that are up and healthy.
+func (c *Compose) Healthy(ctx context.Context) (int, error) {
+	cs, err := c.containers(ctx, "app")
+	n := 0
+	for _, ct := range cs {
+		if strings.HasPrefix(ct.Status, "Up") && strings.Contains(ct.Status, "(healthy)") {
+			n++
+		}
+	}
+	return n, err
+}
+
 // waitHealthy waits until service has exactly n containers, all up and
 // healthy, none of them in old (containers a recreate must replace).
 func (c *Compose) waitHealthy(ctx context.Context, service string, n int, old map[string]bool) error {

@@ -21,6 +21,7 @@ type Report struct {
 	Reaction     []ReactionSet    `json:"reaction,omitempty"`
 	Throughput   *Throughput      `json:"throughput,omitempty"`
 	Footprint    *Footprint       `json:"footprint,omitempty"`
+	Capacity     *Capacity        `json:"capacity,omitempty"`
 	// Errors are parts that could not be measured, and why.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -169,9 +170,14 @@ type Footprint struct {
 	// ScalerServingSeconds maps a number of replicas in the upstream (1,
 	// 10, 25, N) to the seconds from the save until that many served.
 	ScalerServingSeconds map[string]float64 `json:"scalerServingSeconds,omitempty"`
-	ComposeError         string             `json:"composeError,omitempty"`
-	ScalerCommands       []string           `json:"scalerCommands"`
-	ComposeCommands      []string           `json:"composeCommands"`
+	// ScalerUpstreamUpdates and ScalerReloads are what scalerd did to the
+	// load balancer during the scale-up: members rewritten without a
+	// reload, and real nginx reloads.
+	ScalerUpstreamUpdates *int     `json:"scalerUpstreamUpdates,omitempty"`
+	ScalerReloads         *int     `json:"scalerReloads,omitempty"`
+	ComposeError          string   `json:"composeError,omitempty"`
+	ScalerCommands        []string `json:"scalerCommands"`
+	ComposeCommands       []string `json:"composeCommands"`
 }
 
 // WriteJSON writes the report, indented, to path.
@@ -286,6 +292,19 @@ func (r *Report) Checks() []Check {
 			out = append(out, Check{fmt.Sprintf("0 → %d time, scaler / docker-compose", f.Replicas), "≤ 0.5",
 				fmt.Sprintf("%.2f (%.1f s / %.1f s)", ratio, f.ScalerSeconds, *f.ComposeSeconds), yes(ratio <= 0.5)})
 		}
+		if f.ScalerFirstServingSeconds != nil {
+			out = append(out, Check{fmt.Sprintf("0 → %d: first replica serving after the save", f.Replicas), "< 1 s",
+				fmt.Sprintf("%.2f s", *f.ScalerFirstServingSeconds), yes(*f.ScalerFirstServingSeconds < 1)})
+		}
+		if f.ScalerStartedSeconds != nil {
+			ratio := f.ScalerSeconds / *f.ScalerStartedSeconds
+			out = append(out, Check{fmt.Sprintf("0 → %d: all serving / the Engine's create+start of them", f.Replicas), "≤ 1.05",
+				fmt.Sprintf("%.2f (%.1f s / %.1f s)", ratio, f.ScalerSeconds, *f.ScalerStartedSeconds), yes(ratio <= 1.05)})
+		}
+	}
+	if c := r.Capacity; c != nil && c.Scaler != nil {
+		out = append(out, Check{fmt.Sprintf("scale %d → %d under load: failed requests", c.From, c.To), "0",
+			fmt.Sprintf("%d of %d", c.Scaler.Load.Failures, c.Scaler.Load.Requests), yes(c.Scaler.Load.Failures == 0 && c.Scaler.Load.Requests > 0)})
 	}
 	return out
 }
@@ -478,7 +497,39 @@ func (r *Report) Markdown() string {
 			p("\nOf those times, the Engine's creating and starting the %d containers (to its last `start` event, before any health check): scaler %.1f s, compose %.1f s.\n",
 				f.Replicas, *f.ScalerStartedSeconds, *f.ComposeStartedSeconds)
 		}
+		if f.ScalerUpstreamUpdates != nil && f.ScalerReloads != nil {
+			p("\nDuring scaler's 0 → %d, scalerd rewrote the load balancer's members %d times without a reload (each replica joins the moment it is healthy; updates that come together are one) and reloaded nginx %d times.\n",
+				f.Replicas, *f.ScalerUpstreamUpdates, *f.ScalerReloads)
+		}
 		p("\nCommands: scaler `%s`; compose `%s`.\n", strings.Join(f.ScalerCommands, "`, `"), strings.Join(f.ComposeCommands, "`, `"))
+	}
+	if c := r.Capacity; c != nil {
+		p("\n#### 6. Capacity while scaling %d → %d under load (part `capacity`)\n\n", c.From, c.To)
+		p("Both sides: %s. \"Ready\" is a replica in scaler's upstream, or a healthy compose container; \"answering\" counts the replicas that answered the load through the load balancer in each half second.\n\n", c.Settings)
+		p("| | requests | failed | ready: 1st new / half / all | answering: half / all |\n| --- | ---: | ---: | --- | --- |\n")
+		for _, side := range []struct {
+			name string
+			s    *CapacitySide
+		}{{"scaler", c.Scaler}, {"compose", c.Compose}} {
+			if side.s == nil {
+				continue
+			}
+			if side.s.Error != "" {
+				p("| %s | not measured: %s | | | |\n", side.name, oneLine(side.s.Error))
+				continue
+			}
+			at := func(curve []CurvePoint, n int) string {
+				if s := Reached(curve, n); s >= 0 {
+					return fmt.Sprintf("%.1f s", s)
+				}
+				return "never"
+			}
+			p("| %s (`%s`) | %d | %d | %s / %s / %s | %s / %s |\n", side.name, side.s.Command, side.s.Load.Requests, side.s.Load.Failures,
+				at(side.s.Ready, c.From+1), at(side.s.Ready, c.To/2), at(side.s.Ready, c.To), at(side.s.Answering, c.To/2), at(side.s.Answering, c.To))
+		}
+		if c.Plot != "" {
+			p("\n![replicas ready and answering over time, scaler and compose](%s)\n", c.Plot)
+		}
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -25,7 +26,7 @@ import (
 
 // benchParts are the parts of the benchmark, in the order they run;
 // SCALER_BENCH_ONLY picks some of them.
-var benchParts = []string{"zero-downtime", "reaction", "throughput", "footprint", "compose"}
+var benchParts = []string{"zero-downtime", "reaction", "throughput", "footprint", "capacity", "compose"}
 
 // benchRerun reruns one part; the report prints it with the part's name.
 const benchRerun = "SCALER_BENCH=1 SCALER_BENCH_ONLY=%s go test -count=1 -run '^TestBenchmarks$' -timeout 40m -v ./test/e2e/"
@@ -46,7 +47,7 @@ var scenarioOptions = bench.RunOptions{
 // its figures mean something only on a machine that is otherwise quiet.
 //
 //	SCALER_BENCH_ONLY      comma-separated parts (default: all): zero-downtime,
-//	                       reaction, throughput, footprint, compose
+//	                       reaction, throughput, footprint, capacity, compose
 //	SCALER_BENCH_JSON      where to write the results as JSON
 //	SCALER_BENCH_MARKDOWN  a file (BENCHMARKS.md) whose generated section is
 //	                       replaced with the report
@@ -60,7 +61,7 @@ func TestBenchmarks(t *testing.T) {
 	}}
 	defer b.write()
 
-	if parts["zero-downtime"] || parts["reaction"] || parts["throughput"] || parts["footprint"] {
+	if parts["zero-downtime"] || parts["reaction"] || parts["throughput"] || parts["footprint"] || parts["capacity"] {
 		b.s = upStack(t, 1)
 		b.target = newScalerTarget(t, b.s)
 	}
@@ -78,6 +79,12 @@ func TestBenchmarks(t *testing.T) {
 	if parts["footprint"] {
 		b.footprint()
 	}
+	if parts["capacity"] {
+		b.report.Capacity = &bench.Capacity{From: capacityFrom, To: capacityTo,
+			Settings: fmt.Sprintf("demoapp:dev limited to 0.5 CPU and 128M, health check every %s (timeout %s, %d retries), a steady %.0f req/s of GET / (up to %d in flight)",
+				footprintHealth.Interval, footprintHealth.Timeout, footprintHealth.Retries, capacityLoad.Rate, capacityLoad.Concurrency)}
+		b.report.Capacity.Scaler = b.capacityScaler()
+	}
 	if b.target != nil {
 		// Quiet the Engine for compose: no scaler replica left running.
 		b.target.replicas = 0
@@ -92,6 +99,10 @@ func TestBenchmarks(t *testing.T) {
 	}
 	if parts["footprint"] && b.report.Footprint != nil {
 		b.composeScaleUp(b.report.Footprint.Replicas)
+	}
+	if c := b.report.Capacity; c != nil {
+		c.Compose = b.capacityCompose()
+		b.plotCapacity()
 	}
 }
 
@@ -838,6 +849,7 @@ func (b *benchRun) footprint() {
 		b.fail("footprint: %v", err)
 		return
 	}
+	updates0, reloads0 := b.lbChanges()
 	st.replicas = footprintReplicas
 	saved := st.save()
 	var firstServing time.Time
@@ -862,6 +874,9 @@ func (b *benchRun) footprint() {
 		b.fail("footprint: 0 → %d: %v %v", footprintReplicas, err, werr)
 		return
 	}
+	updates1, reloads1 := b.lbChanges()
+	updates, reloads := int(updates1-updates0), int(reloads1-reloads0)
+	f.ScalerUpstreamUpdates, f.ScalerReloads = &updates, &reloads
 	f.ScaleUp, f.ScalerSeconds = usage, done.Sub(saved).Seconds()
 	f.ScalerStartedSeconds = lastStart(b.t, startTimes, saved, footprintReplicas)
 	first := firstServing.Sub(saved).Seconds()
@@ -880,6 +895,146 @@ func (b *benchRun) footprint() {
 	if err := st.waitReplicas(ctx, 0, 5*time.Minute); err != nil {
 		b.fail("footprint: back to 0: %v", err)
 	}
+}
+
+// lbChanges reads how often scalerd has changed the web spec's load
+// balancer: members rewritten without a reload, and reloads.
+func (b *benchRun) lbChanges() (updates, reloads float64) {
+	samples := b.s.mustScrape()
+	return metric(samples, "scaler_upstream_updates_total", "spec", b.target.web), metric(samples, "scaler_nginx_reloads_total", "spec", b.target.web)
+}
+
+// capacityFrom and capacityTo are the capacity part's scale-up; capacityLoad
+// its steady load, open loop so that a stalled replica cannot lower the
+// rate and hide a failure.
+const capacityFrom, capacityTo = 1, 20
+
+var capacityLoad = bench.LoadOptions{Rate: 200, Concurrency: 32, Timeout: 5 * time.Second}
+
+// capacityScaler scales scaler's web from capacityFrom to capacityTo under
+// capacityLoad and records the replicas in the upstream, and those that
+// answered, over time.
+func (b *benchRun) capacityScaler() *bench.CapacitySide {
+	st, ctx := b.target, b.ctx
+	side := &bench.CapacitySide{Command: st.saveCommand(fmt.Sprintf("replicas: %d (from %d)", capacityTo, capacityFrom))}
+	fail := func(err error) *bench.CapacitySide {
+		side.Error = err.Error()
+		b.fail("capacity: scaler: %v", err)
+		return side
+	}
+	st.noCPULimit, st.health, st.greeting, st.replicas = false, footprintHealth, "capacity", capacityFrom
+	st.save()
+	if err := st.waitReplicas(ctx, capacityFrom, 3*time.Minute); err != nil {
+		return fail(err)
+	}
+	rec := bench.StartLoad(ctx, st.URL(), capacityLoad)
+	time.Sleep(2 * time.Second)
+	st.replicas = capacityTo
+	saved := st.save()
+	last := -1
+	err := st.waitStatus(ctx, 5*time.Minute, fmt.Sprintf("%d in the upstream", capacityTo), func(s v1alpha1.Status) bool {
+		if n := len(s.Upstream); n != last {
+			side.Ready = append(side.Ready, bench.CurvePoint{Seconds: time.Since(saved).Seconds(), N: n})
+			last = n
+		}
+		return allServing(s, capacityTo)
+	})
+	time.Sleep(2 * time.Second)
+	res, lerr := rec.Stop()
+	side.Load = res.Summary()
+	side.Answering = bench.AnsweringCurve(rec.Samples(), saved, time.Now())
+	side.Ready = append(side.Ready, bench.CurvePoint{Seconds: time.Since(saved).Seconds(), N: last})
+	if err != nil || lerr != nil {
+		return fail(errors.Join(err, lerr))
+	}
+	b.t.Logf("capacity: scaler: %d of %d failed; ready %v; answering %v", side.Load.Failures, side.Load.Requests, side.Ready, side.Answering)
+	if side.Load.Failures > 0 {
+		b.fail("capacity: scaler lost %d of %d requests: %v", side.Load.Failures, side.Load.Requests, side.Load.FailuresByKind)
+	}
+	st.replicas = capacityFrom
+	st.save()
+	_ = st.waitReplicas(ctx, capacityFrom, 3*time.Minute)
+	return side
+}
+
+// capacityCompose does what capacityScaler does on the tutorial's compose
+// setup: `up -d --scale`, healthy containers sampled every 250 ms.
+func (b *benchRun) capacityCompose() *bench.CapacitySide {
+	side := &bench.CapacitySide{}
+	fail := func(err error) *bench.CapacitySide {
+		side.Error = err.Error()
+		b.fail("capacity: compose: %v", err)
+		return side
+	}
+	c := b.compose("capacity")
+	if c == nil {
+		return fail(errors.New("no compose project"))
+	}
+	c.HealthTimeout = 5 * time.Minute
+	c.HealthCheck = footprintHealth
+	ctx := b.ctx
+	if err := c.UpDependencies(ctx); err != nil {
+		return fail(err)
+	}
+	if err := c.Reset(ctx, capacityFrom, "capacity"); err != nil {
+		return fail(err)
+	}
+	rec := bench.StartLoad(ctx, c.URL(), capacityLoad)
+	time.Sleep(2 * time.Second)
+	saved := time.Now()
+	sampling, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		last := -1
+		for {
+			if n, err := c.Healthy(ctx); err == nil && n != last {
+				side.Ready = append(side.Ready, bench.CurvePoint{Seconds: time.Since(saved).Seconds(), N: n})
+				last = n
+			}
+			select {
+			case <-sampling:
+				side.Ready = append(side.Ready, bench.CurvePoint{Seconds: time.Since(saved).Seconds(), N: last})
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	ch, err := c.Scale(ctx, capacityTo)
+	time.Sleep(2 * time.Second)
+	close(sampling)
+	<-sampled
+	res, lerr := rec.Stop()
+	side.Load = res.Summary()
+	side.Answering = bench.AnsweringCurve(rec.Samples(), saved, time.Now())
+	if len(ch.Commands) > 0 {
+		side.Command = ch.Commands[0]
+	}
+	if err != nil || lerr != nil {
+		return fail(errors.Join(err, lerr))
+	}
+	b.t.Logf("capacity: compose: %d of %d failed; healthy %v; answering %v", side.Load.Failures, side.Load.Requests, side.Ready, side.Answering)
+	return side
+}
+
+// plotCapacity draws the capacity curves next to BENCHMARKS.md (docs/)
+// when the run updates it, else into the test's temporary directory.
+func (b *benchRun) plotCapacity() {
+	c := b.report.Capacity
+	dir, rel := b.t.TempDir(), ""
+	if md := os.Getenv("SCALER_BENCH_MARKDOWN"); md != "" {
+		dir, rel = filepath.Join(filepath.Dir(md), "docs"), "docs/capacity.png"
+	}
+	path := filepath.Join(dir, "capacity.png")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.fail("capacity: plot: %v", err)
+		return
+	}
+	if err := bench.PlotCapacity(path, c); err != nil {
+		b.fail("capacity: plot: %v", err)
+		return
+	}
+	c.Plot = rel
+	b.t.Logf("capacity: plotted %s", path)
 }
 
 // composeScaleUp times `docker-compose up -d --scale app=n` from a project
