@@ -22,7 +22,7 @@ local balancer = require "ngx.balancer"
 local M = {}
 
 local dict = ngx.shared.scaler_balancer
-local conf = { ["algorithm"] = "round_robin", max_fails = 1, fail_timeout = 10, tries = 3, peers_path = "", config_path = "" }
+local conf = { ["algorithm"] = "round_robin", max_fails = 1, fail_timeout = 10, tries = 3, peers_path = "", config_path = "", empty_port = 0 }
 
 -- The config the master loaded when it ran init, inherited by every worker
 -- it forked: what nginx really runs, which the file may no longer be (an
@@ -32,6 +32,20 @@ local loaded_config = ""
 -- Per worker: the decoded members and the version they were decoded at.
 local peers, peers_version = {}, -1
 local rr = 0
+
+-- Per worker, so that picking a peer seldom reads shared memory (a read of
+-- the dict per member per request cost a quarter more CPU than nginx's
+-- own upstream): the requests this worker has in flight per address,
+-- exact; the other workers' count, read from the dict at most every
+-- others_refresh seconds; and which addresses are marked down, read at
+-- most every down_refresh seconds (this worker's own marks at once). The
+-- dict holds the counts over all workers, which least_conn and inflight
+-- (the drain) use.
+local active = {}
+local others, others_read = {}, 0
+local others_refresh = 0.02
+local is_down, down_read = {}, 0
+local down_refresh = 0.1
 
 -- parse reads the peers file: "NAME ADDRESS" a line, "#" lines are
 -- comments. It returns the list or nil and what is wrong.
@@ -50,7 +64,10 @@ local function parse(text)
             if not host then
                 return nil, "bad peer address: " .. addr
             end
-            list[#list + 1] = { name = name, addr = addr, host = host, port = tonumber(port) }
+            -- The dict keys of the address, built once here rather than on
+            -- every request.
+            list[#list + 1] = { name = name, addr = addr, host = host, port = tonumber(port),
+                c = "c:" .. addr, f = "f:" .. addr, d = "d:" .. addr }
         end
     end
     return list
@@ -67,6 +84,7 @@ local function refresh()
             peers = list
         end
         peers_version = v
+        down_read = 0 -- joiners start with no failures (store)
     end
 end
 
@@ -202,20 +220,35 @@ function M.verify()
         " members=", table.concat(members, ","), " connect=", table.concat(connect, ","))
 end
 
-local function down(addr)
-    return conf.max_fails > 0 and dict:get("d:" .. addr)
+local function down(p)
+    if conf.max_fails <= 0 then
+        return false
+    end
+    local now = ngx.now()
+    if now - down_read >= down_refresh then
+        down_read = now
+        is_down = {}
+        for i = 1, #peers do
+            local q = peers[i]
+            if dict:get(q.d) then
+                is_down[q.addr] = true
+            end
+        end
+    end
+    return is_down[p.addr]
 end
 
--- record_failure counts a failed attempt; max_fails of them within
--- fail_timeout take the address out for fail_timeout.
-local function record_failure(addr)
+-- record_failure counts a failed attempt at peer p; max_fails of them
+-- within fail_timeout take the address out for fail_timeout.
+local function record_failure(p)
     if conf.max_fails <= 0 then
         return
     end
-    local n = dict:incr("f:" .. addr, 1, 0, conf.fail_timeout)
+    local n = dict:incr(p.f, 1, 0, conf.fail_timeout)
     if n and n >= conf.max_fails then
-        dict:set("d:" .. addr, true, conf.fail_timeout)
-        dict:delete("f:" .. addr)
+        dict:set(p.d, true, conf.fail_timeout)
+        dict:delete(p.f)
+        is_down[p.addr] = true
     end
 end
 
@@ -228,13 +261,27 @@ local function scan(start, tried)
     for i = 0, n - 1 do
         local p = peers[(start + i - 1) % n + 1]
         if not tried or not tried[p.addr] then
-            if not down(p.addr) then
+            if not down(p) then
                 return p
             end
             fallback = fallback or p
         end
     end
     return fallback
+end
+
+-- load is the requests in flight to p over all workers: this worker's
+-- own count, exact, plus the others' as last read.
+local function load(p)
+    local now = ngx.now()
+    if now - others_read >= others_refresh then
+        others_read = now
+        for i = 1, #peers do
+            local q = peers[i]
+            others[q.addr] = (dict:get(q.c) or 0) - (active[q.addr] or 0)
+        end
+    end
+    return (others[p.addr] or 0) + (active[p.addr] or 0)
 end
 
 local function least_conn(tried)
@@ -244,10 +291,10 @@ local function least_conn(tried)
     for i = 0, n - 1 do
         local p = peers[(rr + i - 1) % n + 1]
         if not tried or not tried[p.addr] then
-            if down(p.addr) then
+            if down(p) then
                 fallback = fallback or p
             else
-                local c = dict:get("c:" .. p.addr) or 0
+                local c = load(p)
                 if not best or c < best_n then
                     best, best_n = p, c
                 end
@@ -278,7 +325,10 @@ local function pick(tried)
     return scan(rr, tried)
 end
 
--- balance picks the peer of one attempt (balancer_by_lua).
+-- balance picks the peer of one attempt (balancer_by_lua). With no
+-- members it sends the request to the load balancer's own empty_port,
+-- whose server answers 503 with the reason: a check per request in an
+-- earlier phase (access_by_lua) cost a Lua coroutine on every request.
 function M.balance()
     refresh()
     local ctx = ngx.ctx
@@ -287,7 +337,8 @@ function M.balance()
     if prev then
         -- A retry: the previous attempt failed or got a status that
         -- proxy_next_upstream retries.
-        dict:incr("c:" .. prev, -1, 0)
+        dict:incr(prev.c, -1, 0)
+        active[prev.addr] = (active[prev.addr] or 1) - 1
         local state = balancer.get_last_failure()
         if state == "failed" then
             record_failure(prev)
@@ -296,60 +347,51 @@ function M.balance()
             tried = {}
             ctx.scaler_tried = tried
         end
-        tried[prev] = true
+        tried[prev.addr] = true
         ctx.scaler_peer = nil
     elseif #peers > 1 and conf.tries > 1 then
         -- As nginx's upstream: one try per member, at most tries.
         local more = #peers < conf.tries and #peers or conf.tries
         balancer.set_more_tries(more - 1)
     end
-    if #peers == 0 then
-        return ngx.exit(502)
-    end
-    local p = pick(tried)
+    local p = #peers > 0 and pick(tried)
     if not p then
-        return ngx.exit(502)
+        if prev then
+            return ngx.exit(502) -- every member tried
+        end
+        local ok, err = balancer.set_current_peer("127.0.0.1", conf.empty_port)
+        if not ok then
+            ngx.log(ngx.ERR, "scaler: set_current_peer to the empty answer: ", err)
+            return ngx.exit(503)
+        end
+        return
     end
     local ok, err = balancer.set_current_peer(p.host, p.port)
     if not ok then
         ngx.log(ngx.ERR, "scaler: set_current_peer ", p.addr, ": ", err)
         return ngx.exit(500)
     end
-    dict:incr("c:" .. p.addr, 1, 0)
-    ctx.scaler_peer = p.addr
+    dict:incr(p.c, 1, 0)
+    active[p.addr] = (active[p.addr] or 0) + 1
+    ctx.scaler_peer = p
 end
 
 -- log ends the request's count and records a failed last attempt, which no
 -- later balance call saw (log_by_lua).
 function M.log()
-    local ctx = ngx.ctx
-    local addr = ctx.scaler_peer
-    if not addr then
+    local p = ngx.ctx.scaler_peer
+    if not p then
         return
     end
-    dict:incr("c:" .. addr, -1, 0)
-    local status = ngx.status
-    if status >= 502 and status <= 504 and conf.max_fails > 0 then
+    dict:incr(p.c, -1, 0)
+    active[p.addr] = (active[p.addr] or 1) - 1
+    if conf.max_fails > 0 and ngx.status >= 502 and ngx.status <= 504 then
         local us = ngx.var.upstream_status or ""
         local last = tonumber(string.match(us, "(%d+)%s*$"))
         if last and last >= 502 and last <= 504 then
-            record_failure(addr)
+            record_failure(p)
         end
     end
-end
-
--- empty answers 503 while there are no members, as the static config's
--- location did (access_by_lua).
-function M.empty()
-    refresh()
-    if #peers > 0 then
-        return
-    end
-    ngx.status = 503
-    ngx.header["Content-Type"] = "application/json"
-    ngx.header["Retry-After"] = "1"
-    ngx.print('{"error":"no healthy replicas"}\n')
-    return ngx.exit(ngx.HTTP_OK)
 end
 
 return M

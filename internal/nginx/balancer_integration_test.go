@@ -650,10 +650,6 @@ func staticUpstreamConfig(t *testing.T, conf string, members []Upstream) string 
             require("scaler.balancer").balance()
         }
 `, "        zone web 64k;\n        least_conn;\n"+servers.String())
-	replace(`            access_by_lua_block {
-                require("scaler.balancer").empty()
-            }
-`, "")
 	replace(`            log_by_lua_block {
                 require("scaler.balancer").log()
             }

@@ -49,6 +49,10 @@ const (
 	PeersReloadPath = "/scaler/peers"
 	InflightPath    = "/scaler/inflight"
 	VerifyPath      = "/scaler/verify"
+	// EmptyPort is where nginx answers, on 127.0.0.1 inside the load
+	// balancer, 503 {"error":"no healthy replicas"}: the Lua balancer
+	// sends requests there while it has no members.
+	EmptyPort = 10248
 	// PIDPath is where the master writes its PID; `nginx -s` reads it.
 	PIDPath = "/run/nginx.pid"
 	// DefaultWorkerUser owns nginx's worker processes when Config names
@@ -158,6 +162,7 @@ func Render(cfg Config) ([]byte, error) {
 		PeersPath:   PeersPath,
 		ConfigPath:  ConfigPath,
 		ControlPort: ControlPort,
+		EmptyPort:   EmptyPort,
 		FailSeconds: failSecs,
 		Tries:       tries,
 		Lua:         balancerLua,
@@ -354,6 +359,7 @@ type templateData struct {
 	PeersPath       string
 	ConfigPath      string
 	ControlPort     int
+	EmptyPort       int
 	FailSeconds     int64
 	Tries           int
 	Lua             string
@@ -416,7 +422,7 @@ http {
 {{.Lua}}
         end)()
         package.loaded["scaler.balancer"] = balancer
-        balancer.configure({ algorithm = "{{.Config.Algorithm}}", max_fails = {{.Config.MaxFails}}, fail_timeout = {{.FailSeconds}}, tries = {{.Tries}}, peers_path = "{{.PeersPath}}", config_path = "{{.ConfigPath}}" })
+        balancer.configure({ algorithm = "{{.Config.Algorithm}}", max_fails = {{.Config.MaxFails}}, fail_timeout = {{.FailSeconds}}, tries = {{.Tries}}, peers_path = "{{.PeersPath}}", config_path = "{{.ConfigPath}}", empty_port = {{.EmptyPort}} })
         balancer.init()
     }
     init_worker_by_lua_block {
@@ -467,6 +473,19 @@ http {
         }
     }
 
+    # The answer while no replica is healthy: the balancer sends requests
+    # here when it has no members, so that no phase of every request has
+    # to check for that case.
+    server {
+        listen 127.0.0.1:{{.EmptyPort}};
+        access_log off;
+        location / {
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 503 '{"error":"no healthy replicas"}\n';
+        }
+    }
+
     server {
         # No reuseport: a reload would reset connections still queued on
         # the sockets of the old workers.
@@ -493,11 +512,6 @@ http {
 {{- end}}
 
         location / {
-            # No replica is healthy: answer 503 {"error":"no healthy replicas"}
-            # with Retry-After here, until one is.
-            access_by_lua_block {
-                require("scaler.balancer").empty()
-            }
             proxy_pass http://{{.SpecName}};
             # HTTP/1.1 without "Connection: close" lets upstream keepalive work.
             proxy_http_version 1.1;

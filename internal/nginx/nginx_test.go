@@ -234,9 +234,10 @@ func TestRenderBehaviour(t *testing.T) {
 	if out, err := RenderPeers(empty); err != nil || string(out) != peersHeader {
 		t.Errorf("zero upstreams: peers %q %v, want the header alone", out, err)
 	}
-	// An empty list is answered in the location, with the reason and
-	// Retry-After, not by a failing proxy.
-	if !strings.Contains(balancerLua, `{"error":"no healthy replicas"}`) || !strings.Contains(conf, `require("scaler.balancer").empty()`) {
+	// An empty list is answered by the load balancer's own empty server,
+	// with the reason and Retry-After, not by a failing proxy
+	// (TestLuaBalancerFailures checks the answer in nginx).
+	if !strings.Contains(conf, `return 503 '{"error":"no healthy replicas"}\n';`) || !strings.Contains(conf, "listen 127.0.0.1:10248;") || !strings.Contains(conf, "empty_port = 10248") {
 		t.Error("no 503 for an empty member list")
 	}
 }
