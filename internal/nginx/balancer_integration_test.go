@@ -773,3 +773,143 @@ func TestLuaBalancerVerify(t *testing.T) {
 		t.Errorf("after the reload by hand nginx reports config %s, want the hand-made one's %s", got.ConfigMD5, Checksum([]byte(handEdited)))
 	}
 }
+
+// mixedCounts is what mixedLoad measured.
+type mixedCounts struct{ requests, posts, slow, failed, resent int64 }
+
+// mixedLoad sends, on 8 keep-alive connections until stopped, a mix of
+// GET /, POST / (one in four) and GET /slow of 300 ms (one in ten), from
+// clients that count a request the transport had to send on a second
+// connection as resent, the failure a client that does not resend sees.
+func mixedLoad(base string) (stop func() mixedCounts) {
+	var requests, posts, slow, failed, resent atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				method, path := http.MethodGet, "/"
+				switch {
+				case (w+i)%10 == 0:
+					path = "/slow?ms=300"
+					slow.Add(1)
+				case (w+i)%4 == 0:
+					method = http.MethodPost
+					posts.Add(1)
+				}
+				conns := 0
+				ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns++ }})
+				req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader("visit"))
+				resp, err := client.Do(req)
+				requests.Add(1)
+				if conns > 1 {
+					resent.Add(1)
+				}
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	return func() mixedCounts {
+		close(done)
+		wg.Wait()
+		return mixedCounts{requests.Load(), posts.Load(), slow.Load(), failed.Load(), resent.Load()}
+	}
+}
+
+// TestMembershipChangeCostSideBySide measures, in one run and under the
+// same mixed load, what 100 membership changes cost with the Lua balancer
+// (a peers update each) and with the design it replaced (a static upstream
+// in the config, reloaded for each change), and what 20 real reloads cost
+// with the Lua balancer. It is a measurement, not a check: it runs only
+// with SCALER_LB_BENCH=1 and logs a table (BENCHMARKS.md).
+func TestMembershipChangeCostSideBySide(t *testing.T) {
+	if testing.Short() || !strings.EqualFold(os.Getenv("SCALER_LB_BENCH"), "1") {
+		t.Skip("a measurement: set SCALER_LB_BENCH=1")
+	}
+	cfg := Config{SpecName: "web", Algorithm: v1alpha1.AlgorithmLeastConn, MaxFails: 1, ListenPort: 80, Keepalive: 32, DrainTimeout: 10 * time.Second}
+	e := newBalancerEnv(t, 3, cfg)
+	two, three := e.backends[:2], e.backends
+	lua := mustRender(t, cfg)
+	apply := func(conf []byte) {
+		t.Helper()
+		if code, text := e.agent.call(ApplyRequest(conf, nil)); code != ReplyOK {
+			t.Fatalf("apply: code %d %s", code, text)
+		}
+	}
+	settle := func() {
+		t.Helper()
+		testenv.WaitFor(t, 60*time.Second, "the old workers to exit", func() (bool, error) {
+			children, settled := masterChildrenSettled(t, e.lb)
+			return settled, fmt.Errorf("workers %s", children)
+		})
+	}
+	const changes, gap = 100, 100 * time.Millisecond
+	var rows []string
+	row := func(what string, c mixedCounts, took time.Duration) {
+		rows = append(rows, fmt.Sprintf("| %s | %d (%d POST, %d slow) | %d | %d | %.1f s |", what, c.requests, c.posts, c.slow, c.failed, c.resent, took.Seconds()))
+		t.Log(rows[len(rows)-1])
+	}
+
+	// The Lua balancer: each change is a peers update.
+	e.setPeers(two...)
+	time.Sleep(time.Second)
+	stop, began := mixedLoad(e.base), time.Now()
+	for i := range changes {
+		if i%2 == 0 {
+			e.setPeers(three...)
+		} else {
+			e.setPeers(two...)
+		}
+		time.Sleep(gap)
+	}
+	row(fmt.Sprintf("%d membership changes, Lua balancer (a peers update each)", changes), stop(), time.Since(began))
+
+	// 20 real reloads with the Lua balancer: the algorithm toggled.
+	other := cfg
+	other.Algorithm = v1alpha1.AlgorithmRoundRobin
+	otherConf := mustRender(t, other)
+	stop, began = mixedLoad(e.base), time.Now()
+	for i := range 20 {
+		if i%2 == 0 {
+			apply(otherConf)
+		} else {
+			apply(lua)
+		}
+		time.Sleep(4 * gap)
+	}
+	row("20 reloads (algorithm toggled), Lua balancer", stop(), time.Since(began))
+	settle()
+
+	// The design it replaced: the members in the config, a reload each.
+	staticTwo, staticThree := staticUpstreamConfig(t, string(lua), two), staticUpstreamConfig(t, string(lua), three)
+	apply([]byte(staticTwo))
+	settle()
+	stop, began = mixedLoad(e.base), time.Now()
+	for i := range changes {
+		if i%2 == 0 {
+			apply([]byte(staticThree))
+		} else {
+			apply([]byte(staticTwo))
+		}
+		time.Sleep(gap)
+	}
+	row(fmt.Sprintf("%d membership changes, static upstream (a reload each, the replaced design)", changes), stop(), time.Since(began))
+	settle()
+	t.Logf("side by side, 8 keep-alive clients that never resend, a change every %v:\n| what | requests | failed | resent | took |\n| --- | ---: | ---: | ---: | ---: |\n%s",
+		gap, strings.Join(rows, "\n"))
+}
