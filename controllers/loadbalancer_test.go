@@ -12,15 +12,21 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
+// condition is the spec's condition of type typ.
+func (h *harness) condition(typ string) v1alpha1.Condition {
+	h.t.Helper()
+	st, _ := h.r.Status("web")
+	c := v1alpha1.FindCondition(st.Conditions, typ)
+	if c == nil {
+		h.t.Fatalf("no %s condition", typ)
+	}
+	return *c
+}
+
 // lbCondition is the spec's LoadBalancerReady condition.
 func (h *harness) lbCondition() v1alpha1.Condition {
 	h.t.Helper()
-	st, _ := h.r.Status("web")
-	c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionLoadBalancerReady)
-	if c == nil {
-		h.t.Fatal("no LoadBalancerReady condition")
-	}
-	return *c
+	return h.condition(v1alpha1.ConditionLoadBalancerReady)
 }
 
 // warning returns the message of the last Warning event with reason.

@@ -38,19 +38,11 @@ func (r *Reconciler) Preview(ctx context.Context, spec *v1alpha1.ScaleSpec) ([]s
 			serving[n] = true
 		}
 	}
-	var app, lbs []Container
-	for _, c := range all {
-		if c.Labels[v1alpha1.LabelSpec] != name {
-			continue
-		}
-		if role := c.Labels[v1alpha1.LabelRole]; role == v1alpha1.RoleLB || role == roleLBCheck {
-			lbs = append(lbs, c)
-			continue
-		}
+	app, lbs := splitSpec(all, name)
+	for i, c := range app {
 		if serving[c.Name] && c.State == StateRunning && c.Health == HealthStarting {
-			c.Health = HealthHealthy
+			app[i].Health = HealthHealthy
 		}
-		app = append(app, c)
 	}
 	hash := v1alpha1.TemplateHash(spec.Spec.Template)
 	if r.History != nil {

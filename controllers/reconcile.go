@@ -279,17 +279,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	if err != nil {
 		return Result{}, fmt.Errorf("listing containers: %w", err)
 	}
-	var app, lbs []Container
-	for _, c := range all {
-		if c.Labels[v1alpha1.LabelSpec] != name {
-			continue
-		}
-		if role := c.Labels[v1alpha1.LabelRole]; role == v1alpha1.RoleLB || role == roleLBCheck {
-			lbs = append(lbs, c)
-		} else {
-			app = append(app, c)
-		}
-	}
+	app, lbs := splitSpec(all, name)
 
 	spec, specErr, ok := r.Specs.Get(name)
 	if !ok && r.Specs.Defined(name) {
@@ -565,6 +555,22 @@ func shortest(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
+}
+
+// splitSpec picks spec name's containers out of all: its replicas, and its
+// load balancers (config-check containers included).
+func splitSpec(all []Container, name string) (app, lbs []Container) {
+	for _, c := range all {
+		if c.Labels[v1alpha1.LabelSpec] != name {
+			continue
+		}
+		if role := c.Labels[v1alpha1.LabelRole]; role == v1alpha1.RoleLB || role == roleLBCheck {
+			lbs = append(lbs, c)
+		} else {
+			app = append(app, c)
+		}
+	}
+	return app, lbs
 }
 
 // lbName is the name of a spec's load balancer container.

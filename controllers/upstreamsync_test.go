@@ -24,12 +24,7 @@ func (h *harness) lbID() string {
 
 func (h *harness) inSync() v1alpha1.Condition {
 	h.t.Helper()
-	st, _ := h.r.Status("web")
-	c := v1alpha1.FindCondition(st.Conditions, v1alpha1.ConditionUpstreamInSync)
-	if c == nil {
-		h.t.Fatal("no UpstreamInSync condition")
-	}
-	return *c
+	return h.condition(v1alpha1.ConditionUpstreamInSync)
 }
 
 // TestUpstreamCheckFindsAndMendsDrift: scalerd reads back what nginx runs

@@ -308,63 +308,7 @@ func TestLuaBalancerMembershipChangesWithoutReload(t *testing.T) {
 	e.setPeers(two...)
 	workers := masterChildren(t, e.lb)
 
-	var requests, failed, resent, posts atomic.Int64
-	var failMu sync.Mutex
-	var failures []string
-	seen := map[string]*atomic.Int64{}
-	for _, b := range three {
-		seen[b.Addr] = &atomic.Int64{}
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// One connection per client, kept alive; the transport's own
-			// retry is detected: a second GotConn for one request.
-			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
-			defer client.CloseIdleConnections()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				method := http.MethodGet
-				if (w+i)%4 == 0 {
-					method = http.MethodPost
-				}
-				conns := 0
-				ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns++ }})
-				req, _ := http.NewRequestWithContext(ctx, method, e.base+"/", strings.NewReader("visit"))
-				resp, err := client.Do(req)
-				requests.Add(1)
-				if method == http.MethodPost {
-					posts.Add(1)
-				}
-				if conns > 1 {
-					resent.Add(1)
-				}
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-					failMu.Lock()
-					if len(failures) < 10 {
-						failures = append(failures, fmt.Sprintf("%s: %v %v", method, err, resp))
-					}
-					failMu.Unlock()
-					continue
-				}
-				if c := seen[resp.Header.Get("X-Upstream-Server")]; c != nil {
-					c.Add(1)
-				}
-			}
-		}()
-	}
+	stop := mixedLoad(e.base)
 	for i := range 100 {
 		if i%2 == 0 {
 			e.setPeers(three...)
@@ -373,15 +317,14 @@ func TestLuaBalancerMembershipChangesWithoutReload(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
-	t.Logf("%d requests (%d POSTs) across 100 membership changes: %d failed, %d resent; per member %d/%d/%d",
-		requests.Load(), posts.Load(), failed.Load(), resent.Load(), seen[three[0].Addr].Load(), seen[three[1].Addr].Load(), seen[three[2].Addr].Load())
-	if failed.Load() != 0 || resent.Load() != 0 {
-		t.Errorf("%d failed, %d resent, want 0 and 0; first failures: %v", failed.Load(), resent.Load(), failures)
+	got := stop()
+	t.Logf("%d requests (%d POSTs, %d slow) across 100 membership changes: %d failed, %d resent; per member %d/%d/%d",
+		got.requests, got.posts, got.slow, got.failed, got.resent, got.seen[three[0].Addr], got.seen[three[1].Addr], got.seen[three[2].Addr])
+	if got.failed != 0 || got.resent != 0 {
+		t.Errorf("%d failed, %d resent, want 0 and 0; first failures: %v", got.failed, got.resent, got.failures)
 	}
-	if requests.Load() < 200 || seen[three[2].Addr].Load() == 0 {
-		t.Errorf("the load did not cover the changes: %d requests, %d on the member that came and went", requests.Load(), seen[three[2].Addr].Load())
+	if got.requests < 200 || got.seen[three[2].Addr] == 0 {
+		t.Errorf("the load did not cover the changes: %d requests, %d on the member that came and went", got.requests, got.seen[three[2].Addr])
 	}
 	if after := masterChildren(t, e.lb); after != workers {
 		t.Errorf("nginx's workers changed from %q to %q: a membership change reloaded", workers, after)
@@ -774,8 +717,14 @@ func TestLuaBalancerVerify(t *testing.T) {
 	}
 }
 
-// mixedCounts is what mixedLoad measured.
-type mixedCounts struct{ requests, posts, slow, failed, resent int64 }
+// mixedCounts is what mixedLoad measured: requests by kind, those that
+// failed (the first few of them in failures) or had to be resent, and the
+// answers per member (X-Upstream-Server).
+type mixedCounts struct {
+	requests, posts, slow, failed, resent int64
+	failures                              []string
+	seen                                  map[string]int64
+}
 
 // mixedLoad sends, on 8 keep-alive connections until stopped, a mix of
 // GET /, POST / (one in four) and GET /slow of 300 ms (one in ten), from
@@ -783,6 +732,9 @@ type mixedCounts struct{ requests, posts, slow, failed, resent int64 }
 // connection as resent, the failure a client that does not resend sees.
 func mixedLoad(base string) (stop func() mixedCounts) {
 	var requests, posts, slow, failed, resent atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	seen := map[string]int64{}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -818,16 +770,23 @@ func mixedLoad(base string) (stop func() mixedCounts) {
 					_, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
+				mu.Lock()
 				if err != nil || resp.StatusCode != http.StatusOK {
 					failed.Add(1)
+					if len(failures) < 10 {
+						failures = append(failures, fmt.Sprintf("%s %s: %v %v", method, path, err, resp))
+					}
+				} else {
+					seen[resp.Header.Get("X-Upstream-Server")]++
 				}
+				mu.Unlock()
 			}
 		}()
 	}
 	return func() mixedCounts {
 		close(done)
 		wg.Wait()
-		return mixedCounts{requests.Load(), posts.Load(), slow.Load(), failed.Load(), resent.Load()}
+		return mixedCounts{requests.Load(), posts.Load(), slow.Load(), failed.Load(), resent.Load(), failures, seen}
 	}
 }
 
