@@ -59,15 +59,8 @@ func (r *Reconciler) Preview(ctx context.Context, spec *v1alpha1.ScaleSpec) ([]s
 		steps = append(steps, fmt.Sprintf("autoscaled: the count is the autoscaler's (%d now, within %d..%d); the steps below are for %d", current, a.Min(), a.MaxReplicas, replicas))
 	}
 	steps = append(steps, r.previewLoadBalancer(spec, lbs)...)
-	in := PlanInput{
-		Spec:           name,
-		Replicas:       replicas,
-		TemplateHash:   hash,
-		MaxSurge:       spec.Spec.Strategy.MaxSurge.Resolve(replicas, true),
-		MaxUnavailable: spec.Spec.Strategy.MaxUnavailable.Resolve(replicas, false),
-		Observed:       app,
-		CreateBlocked:  len(r.unreadyDependencies(spec)) > 0,
-	}
+	in := planInput(spec, replicas, hash, app)
+	in.CreateBlocked = len(r.unreadyDependencies(spec)) > 0
 	waves, last := simulate(in, spec.Spec.LoadBalancer != nil)
 	for i, w := range waves {
 		for j, s := range w {

@@ -329,18 +329,8 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) (Result, error)
 	now := r.Now()
 	held := r.trackCrashes(name, st, hash, app, len(inflight), now)
 	waiting := r.unreadyDependencies(spec)
-	in := PlanInput{
-		Spec:           name,
-		Replicas:       replicas,
-		TemplateHash:   hash,
-		MaxSurge:       spec.Spec.Strategy.MaxSurge.Resolve(replicas, true),
-		MaxUnavailable: spec.Spec.Strategy.MaxUnavailable.Resolve(replicas, false),
-		Observed:       app,
-		Draining:       drainingSet(st),
-		CreateBlocked:  len(waiting) > 0,
-		Held:           heldMap(held),
-		InFlight:       inflight,
-	}
+	in := planInput(spec, replicas, hash, app)
+	in.Draining, in.CreateBlocked, in.Held, in.InFlight = drainingSet(st), len(waiting) > 0, heldMap(held), inflight
 	plan := PlanReplicas(in)
 	if !plan.Converged() {
 		log.V(1).Info("planned", "plan", plan.String())
@@ -555,6 +545,20 @@ func shortest(a, b time.Duration) time.Duration {
 		return b
 	}
 	return a
+}
+
+// planInput is the planner's input for replicas of spec's template
+// (hash) given the observed app replicas; what only a reconcile knows
+// (drains, holds, operations in flight) is the caller's to add.
+func planInput(spec *v1alpha1.ScaleSpec, replicas int32, hash string, app []Container) PlanInput {
+	return PlanInput{
+		Spec:           spec.Metadata.Name,
+		Replicas:       replicas,
+		TemplateHash:   hash,
+		MaxSurge:       spec.Spec.Strategy.MaxSurge.Resolve(replicas, true),
+		MaxUnavailable: spec.Spec.Strategy.MaxUnavailable.Resolve(replicas, false),
+		Observed:       app,
+	}
 }
 
 // splitSpec picks spec name's containers out of all: its replicas, and its
