@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
@@ -44,7 +44,7 @@ func TestEngineCreateStartConcurrency(t *testing.T) {
 				slots <- struct{}{}
 				go func() {
 					defer func() { <-slots; wg.Done() }()
-					spec := controllers.ContainerSpec{Name: testenv.Name(t, fmt.Sprintf("conc%d-%d", k, i)), Image: testImage, Labels: testLabels(t), Network: netName}
+					spec := engine.ContainerSpec{Name: testenv.Name(t, fmt.Sprintf("conc%d-%d", k, i)), Image: testImage, Labels: testLabels(t), Network: netName}
 					id, err := r.CreateContainer(ctx, spec)
 					if err == nil {
 						err = r.StartContainer(ctx, id)

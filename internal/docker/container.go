@@ -15,7 +15,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // Engine settings that every scaler container gets.
@@ -31,10 +31,10 @@ const (
 
 // CreateContainer creates a container from spec without starting it, so
 // that files (the nginx config) can be copied in first. A taken name wraps
-// controllers.ErrConflict; a missing image wraps controllers.ErrNotFound
+// engine.ErrConflict; a missing image wraps engine.ErrNotFound
 // (nothing is pulled: scaler's images are built locally). The container is
 // labelled with this Runtime's instance, whatever spec.Labels say.
-func (r *Runtime) CreateContainer(ctx context.Context, spec controllers.ContainerSpec) (string, error) {
+func (r *Runtime) CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
 	spec.Labels = maps.Clone(spec.Labels)
 	if spec.Labels == nil {
 		spec.Labels = map[string]string{}
@@ -50,9 +50,9 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec controllers.Containe
 	resp, err := r.client.ContainerCreate(ctx, cfg, hostCfg, netCfg, nil, spec.Name)
 	if err != nil {
 		err = classify(err)
-		if errors.Is(err, controllers.ErrNotFound) && strings.Contains(err.Error(), "No such image") {
+		if errors.Is(err, engine.ErrNotFound) && strings.Contains(err.Error(), "No such image") {
 			return "", fmt.Errorf("create container %s: image %q not found; build it (make images) or point the spec at an existing image: %w: %w",
-				spec.Name, spec.Image, controllers.ErrImageNotFound, err)
+				spec.Name, spec.Image, engine.ErrImageNotFound, err)
 		}
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
 	}
@@ -64,7 +64,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec controllers.Containe
 
 // createConfig maps a ContainerSpec onto the Engine's three create
 // structures. It is pure so that the mapping is tested without an Engine.
-func createConfig(spec controllers.ContainerSpec, caps controllers.Capabilities) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
+func createConfig(spec engine.ContainerSpec, caps engine.Capabilities) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
 	if spec.Image == "" {
 		return nil, nil, nil, errors.New("no image")
 	}

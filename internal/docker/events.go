@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // watchedActions are the container events that can change what a reconcile
@@ -36,7 +36,7 @@ var watchedActions = []events.Action{
 // channel receives why and the event channel is closed; reconnecting, with
 // back-off and a full resync, is the caller's job. When ctx ends, the error
 // channel receives nil.
-func (r *Runtime) Events(ctx context.Context) (<-chan controllers.Event, <-chan error) {
+func (r *Runtime) Events(ctx context.Context) (<-chan engine.Event, <-chan error) {
 	args := r.managedFilter()
 	args.Add("type", string(events.ContainerEventType))
 	for _, a := range watchedActions {
@@ -44,7 +44,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan controllers.Event, <-chan 
 	}
 	msgs, errs := r.client.Events(ctx, events.ListOptions{Filters: args})
 
-	out := make(chan controllers.Event)
+	out := make(chan engine.Event)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(out)
@@ -85,11 +85,11 @@ func streamError(ctx context.Context, err error) error {
 // toEvent keeps what the controller may use from a message. The Engine
 // filters already, but a second check keeps the contract independent of
 // how faithfully an Engine (or a proxy in front of it) applies filters.
-func toEvent(m events.Message, instance string) (controllers.Event, bool) {
+func toEvent(m events.Message, instance string) (engine.Event, bool) {
 	attrs := m.Actor.Attributes
 	if m.Type != events.ContainerEventType ||
 		attrs[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue || attrs[v1alpha1.LabelInstance] != instance {
-		return controllers.Event{}, false
+		return engine.Event{}, false
 	}
 	action := string(m.Action)
 	watched := false
@@ -100,7 +100,7 @@ func toEvent(m events.Message, instance string) (controllers.Event, bool) {
 		}
 	}
 	if !watched {
-		return controllers.Event{}, false
+		return engine.Event{}, false
 	}
 	// Attributes mix the container's labels with the Engine's own keys
 	// (name, image, exitCode); only scaler's labels are passed on.
@@ -110,7 +110,7 @@ func toEvent(m events.Message, instance string) (controllers.Event, bool) {
 			labels[k] = v
 		}
 	}
-	return controllers.Event{
+	return engine.Event{
 		Action:      action,
 		ContainerID: m.Actor.ID,
 		Labels:      labels,

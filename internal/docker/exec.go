@@ -13,7 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // execPollInterval is how often Exec re-inspects an exec whose output has
@@ -37,7 +37,7 @@ func (r *Runtime) CopyFile(ctx context.Context, id, p string, content []byte) er
 	dir, name := path.Split(p)
 	dir = path.Clean(dir)
 	err := r.extract(ctx, id, dir, nil, name, content)
-	if err == nil || !errors.Is(err, controllers.ErrNotFound) {
+	if err == nil || !errors.Is(err, engine.ErrNotFound) {
 		return err
 	}
 
@@ -46,7 +46,7 @@ func (r *Runtime) CopyFile(ctx context.Context, id, p string, content []byte) er
 	for {
 		if _, statErr := r.client.ContainerStatPath(ctx, id, base); statErr == nil {
 			break
-		} else if err := classify(statErr); !errors.Is(err, controllers.ErrNotFound) || base == "/" {
+		} else if err := classify(statErr); !errors.Is(err, engine.ErrNotFound) || base == "/" {
 			// At "/" the container itself is missing.
 			return fmt.Errorf("copy %s to container %s: %w", p, id, err)
 		}
@@ -92,9 +92,9 @@ func (r *Runtime) extract(ctx context.Context, id, into string, dirs []string, n
 // non-zero exit is a result, not an error. ctx bounds the whole call: on
 // expiry the output stream is cut and ctx's error returned, though the
 // process may go on running in the container.
-func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (controllers.ExecResult, error) {
+func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (engine.ExecResult, error) {
 	if len(cmd) == 0 {
-		return controllers.ExecResult{}, fmt.Errorf("exec in container %s: empty command", id)
+		return engine.ExecResult{}, fmt.Errorf("exec in container %s: empty command", id)
 	}
 	created, err := r.client.ContainerExecCreate(ctx, id, container.ExecOptions{
 		Cmd:          cmd,
@@ -102,11 +102,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (controller
 		AttachStderr: true,
 	})
 	if err != nil {
-		return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
+		return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
 	}
 	attach, err := r.client.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
+		return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
 	}
 	defer attach.Close()
 
@@ -123,24 +123,24 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (controller
 	case <-ctx.Done():
 		attach.Close()
 		<-copied
-		return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, ctx.Err())
+		return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, ctx.Err())
 	}
 	if err != nil {
-		return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: read output: %w", cmd[0], id, err)
+		return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: read output: %w", cmd[0], id, err)
 	}
 
 	for {
 		inspect, err := r.client.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
-			return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
+			return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, classify(err))
 		}
 		if !inspect.Running {
-			return controllers.ExecResult{ExitCode: inspect.ExitCode, Output: output.String()}, nil
+			return engine.ExecResult{ExitCode: inspect.ExitCode, Output: output.String()}, nil
 		}
 		select {
 		case <-time.After(execPollInterval):
 		case <-ctx.Done():
-			return controllers.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, ctx.Err())
+			return engine.ExecResult{}, fmt.Errorf("exec %q in container %s: %w", cmd[0], id, ctx.Err())
 		}
 	}
 }

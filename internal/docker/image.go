@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // ImageExists reports whether the image ref (a name:tag or an ID) is on the
@@ -18,7 +18,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, nil
 	}
 	if _, err := r.client.ImageInspect(ctx, ref); err != nil {
-		if err = classify(err); errors.Is(err, controllers.ErrNotFound) {
+		if err = classify(err); errors.Is(err, engine.ErrNotFound) {
 			return false, nil
 		}
 		return false, fmt.Errorf("inspect image %q: %w", ref, err)
@@ -27,7 +27,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 // RenameContainer gives a container another name. A name taken by another
-// container wraps controllers.ErrConflict. A load balancer that had to be
+// container wraps engine.ErrConflict. A load balancer that had to be
 // created beside the one it replaces takes the usual name back this way, so
 // that `scalectl exec --replica web-lb` and `docker logs web-lb` keep working.
 func (r *Runtime) RenameContainer(ctx context.Context, id, name string) error {

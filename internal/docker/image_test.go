@@ -8,7 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 func TestImageExistsFake(t *testing.T) {
@@ -49,13 +49,13 @@ func TestRenameContainerConflictFake(t *testing.T) {
 		},
 	})
 	err := r.RenameContainer(context.Background(), "c1", "web-lb")
-	if !errors.Is(err, controllers.ErrConflict) {
+	if !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("rename onto a taken name: %v, want ErrConflict", err)
 	}
 }
 
 func TestCreateConfigHostnameOverridesName(t *testing.T) {
-	cfg, _, _, err := createConfig(controllers.ContainerSpec{Name: "web-lb-1a2b3c4d", Hostname: "web-lb", Image: "scaler-nginx:dev"}, controllers.Capabilities{})
+	cfg, _, _, err := createConfig(engine.ContainerSpec{Name: "web-lb-1a2b3c4d", Hostname: "web-lb", Image: "scaler-nginx:dev"}, engine.Capabilities{})
 	if err != nil {
 		t.Fatal(err)
 	}

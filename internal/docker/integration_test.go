@@ -15,7 +15,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
@@ -29,7 +29,7 @@ func TestCreateListHealth(t *testing.T) {
 	netName := testNetwork(t, r)
 	port := testenv.FreePort(t)
 	name := testenv.Name(t, "docker")
-	spec := controllers.ContainerSpec{
+	spec := engine.ContainerSpec{
 		Name:                name,
 		Image:               testImage,
 		Env:                 []string{"GREETING=hi"},
@@ -40,7 +40,7 @@ func TestCreateListHealth(t *testing.T) {
 		CPUReservationNanos: 250_000_000,
 		MemoryBytes:         64 << 20,
 		MemoryReservation:   32 << 20,
-		Health: &controllers.HealthConfig{
+		Health: &engine.HealthConfig{
 			Test:          []string{"/testapp", "healthcheck"},
 			Interval:      250 * time.Millisecond,
 			Timeout:       time.Second,
@@ -50,7 +50,7 @@ func TestCreateListHealth(t *testing.T) {
 		},
 		StopTimeout: 1500 * time.Millisecond,
 		StopSignal:  "SIGTERM",
-		Publish:     &controllers.PortBinding{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080},
+		Publish:     &engine.PortBinding{HostIP: "127.0.0.1", HostPort: port, ContainerPort: 8080},
 		Hardened:    true,
 		CapAdd:      []string{"NET_BIND_SERVICE"},
 		User:        "65534:65534",
@@ -109,15 +109,15 @@ func TestCreateListHealth(t *testing.T) {
 	if !ok {
 		t.Fatalf("ListManaged does not show created container %s", name)
 	}
-	if c.State != controllers.StateCreated || c.Health != controllers.HealthNone || len(c.IPs) != 0 {
+	if c.State != engine.StateCreated || c.Health != engine.HealthNone || len(c.IPs) != 0 {
 		t.Errorf("created container: got state %q health %q IPs %v, want created, no health, no IPs", c.State, c.Health, c.IPs)
 	}
 
 	if err := r.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	c = waitHealth(t, r, id, controllers.HealthHealthy)
-	if c.Name != name || c.State != controllers.StateRunning || c.Image != testImage {
+	c = waitHealth(t, r, id, engine.HealthHealthy)
+	if c.Name != name || c.State != engine.StateRunning || c.Image != testImage {
 		t.Errorf("got name %q state %q image %q, want %q running %q", c.Name, c.State, c.Image, name, testImage)
 	}
 	if c.Labels[testenv.LabelTest] != t.Name() {
@@ -148,7 +148,7 @@ func TestCreateListHealth(t *testing.T) {
 	if err := r.CopyFile(ctx, id, "/state/unhealthy", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, r, id, controllers.HealthUnhealthy)
+	waitHealth(t, r, id, engine.HealthUnhealthy)
 	if p, err := r.LastProbe(ctx, id); err != nil || p.ExitCode == 0 {
 		t.Errorf("LastProbe of an unhealthy container = %+v, %v; want a failure", p, err)
 	} else {
@@ -163,13 +163,13 @@ func TestCommandOverridesEntrypoint(t *testing.T) {
 	t.Parallel()
 	r := requireEngine(t)
 	ctx := context.Background()
-	id := create(t, r, controllers.ContainerSpec{Cmd: []string{"/testapp", "exit", "7", "done"}})
+	id := create(t, r, engine.ContainerSpec{Cmd: []string{"/testapp", "exit", "7", "done"}})
 	if err := r.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 10*time.Second, "exit", func() (bool, error) {
 		c, _ := observed(t, r, id)
-		return c.State == controllers.StateExited, fmt.Errorf("state %q", c.State)
+		return c.State == engine.StateExited, fmt.Errorf("state %q", c.State)
 	})
 	inspect, err := r.client.ContainerInspect(ctx, id)
 	if err != nil {
@@ -184,9 +184,9 @@ func TestExec(t *testing.T) {
 	t.Parallel()
 	r := requireEngine(t)
 	ctx := context.Background()
-	id := create(t, r, controllers.ContainerSpec{})
+	id := create(t, r, engine.ContainerSpec{})
 
-	if _, err := r.Exec(ctx, id, []string{"/testapp", "exit", "0", "x"}); !errors.Is(err, controllers.ErrConflict) {
+	if _, err := r.Exec(ctx, id, []string{"/testapp", "exit", "0", "x"}); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("exec in a container that is not running: got %v, want ErrConflict", err)
 	}
 	if err := r.StartContainer(ctx, id); err != nil {
@@ -222,14 +222,14 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec returned %s after its 500ms deadline, not cut short", elapsed)
 	}
 
-	if _, err := r.Exec(ctx, "dockertest-missing-"+randomSuffix(), []string{"/testapp"}); !errors.Is(err, controllers.ErrNotFound) {
+	if _, err := r.Exec(ctx, "dockertest-missing-"+randomSuffix(), []string{"/testapp"}); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("exec in a missing container: got %v, want ErrNotFound", err)
 	}
 	// A stopped container: the start prober stops probing on this answer.
 	if err := r.StopContainer(ctx, id, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Exec(ctx, id, []string{"/testapp", "exit", "0", "fine"}); !errors.Is(err, controllers.ErrConflict) {
+	if _, err := r.Exec(ctx, id, []string{"/testapp", "exit", "0", "fine"}); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("exec in a stopped container: got %v, want ErrConflict", err)
 	}
 }
@@ -238,7 +238,7 @@ func TestCopyFile(t *testing.T) {
 	t.Parallel()
 	r := requireEngine(t)
 	ctx := context.Background()
-	id := create(t, r, controllers.ContainerSpec{})
+	id := create(t, r, engine.ContainerSpec{})
 
 	// Before start, into directories that do not exist yet, and into "/".
 	if err := r.CopyFile(ctx, id, "/etc/scaler/nested/app.conf", []byte("first\n")); err != nil {
@@ -279,7 +279,7 @@ func TestCopyFile(t *testing.T) {
 	if err := r.CopyFile(ctx, id, "relative/path", nil); err == nil {
 		t.Error("relative path accepted")
 	}
-	if err := r.CopyFile(ctx, "dockertest-missing-"+randomSuffix(), "/a/b", []byte("x")); !errors.Is(err, controllers.ErrNotFound) {
+	if err := r.CopyFile(ctx, "dockertest-missing-"+randomSuffix(), "/a/b", []byte("x")); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("copy into a missing container: got %v, want ErrNotFound", err)
 	}
 }
@@ -292,9 +292,9 @@ func TestStop(t *testing.T) {
 	r := requireEngine(t)
 	ctx := context.Background()
 
-	health := &controllers.HealthConfig{Test: []string{"/testapp", "healthcheck"}, Interval: 250 * time.Millisecond, Retries: 3}
-	graceful := create(t, r, controllers.ContainerSpec{Health: health})
-	stubborn := create(t, r, controllers.ContainerSpec{Cmd: []string{"/testapp", "ignore-term"}, Health: health})
+	health := &engine.HealthConfig{Test: []string{"/testapp", "healthcheck"}, Interval: 250 * time.Millisecond, Retries: 3}
+	graceful := create(t, r, engine.ContainerSpec{Health: health})
+	stubborn := create(t, r, engine.ContainerSpec{Cmd: []string{"/testapp", "ignore-term"}, Health: health})
 	for _, id := range []string{graceful, stubborn} {
 		if err := r.StartContainer(ctx, id); err != nil {
 			t.Fatal(err)
@@ -302,8 +302,8 @@ func TestStop(t *testing.T) {
 	}
 	// Healthy means serving, which testapp does only once its SIGTERM
 	// handling is in place; before, Go's default would exit on SIGTERM.
-	waitHealth(t, r, graceful, controllers.HealthHealthy)
-	waitHealth(t, r, stubborn, controllers.HealthHealthy)
+	waitHealth(t, r, graceful, engine.HealthHealthy)
+	waitHealth(t, r, stubborn, engine.HealthHealthy)
 
 	var wg sync.WaitGroup
 	stop := func(id string, grace time.Duration, wantExit int, minElapsed, maxElapsed time.Duration) {
@@ -347,10 +347,10 @@ func TestEvents(t *testing.T) {
 	defer cancel()
 	events, errc := r.Events(ctx)
 
-	id := create(t, r, controllers.ContainerSpec{Health: &controllers.HealthConfig{
+	id := create(t, r, engine.ContainerSpec{Health: &engine.HealthConfig{
 		Test: []string{"/testapp", "healthcheck"}, Interval: 250 * time.Millisecond, Retries: 3,
 	}})
-	expect := func(action string) controllers.Event {
+	expect := func(action string) engine.Event {
 		t.Helper()
 		timeout := time.After(20 * time.Second)
 		for {
@@ -423,7 +423,7 @@ func TestRemove(t *testing.T) {
 	if err := r.RemoveContainer(ctx, "dockertest-missing-"+randomSuffix()); err != nil {
 		t.Errorf("removing a missing container: %v", err)
 	}
-	id := create(t, r, controllers.ContainerSpec{})
+	id := create(t, r, engine.ContainerSpec{})
 	if err := r.StartContainer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
@@ -443,16 +443,16 @@ func TestCreateErrors(t *testing.T) {
 	r := requireEngine(t)
 	ctx := context.Background()
 	name := testenv.Name(t, "docker")
-	create(t, r, controllers.ContainerSpec{Name: name})
+	create(t, r, engine.ContainerSpec{Name: name})
 
-	_, err := r.CreateContainer(ctx, controllers.ContainerSpec{Name: name, Image: testImage, Labels: testLabels(t)})
-	if !errors.Is(err, controllers.ErrConflict) {
+	_, err := r.CreateContainer(ctx, engine.ContainerSpec{Name: name, Image: testImage, Labels: testLabels(t)})
+	if !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("second create of %s: got %v, want ErrConflict", name, err)
 	}
 
 	missing := "scaler-docker-test-missing:" + randomSuffix()
-	_, err = r.CreateContainer(ctx, controllers.ContainerSpec{Name: testenv.Name(t, "docker"), Image: missing, Labels: testLabels(t)})
-	if !errors.Is(err, controllers.ErrNotFound) || !errors.Is(err, controllers.ErrImageNotFound) {
+	_, err = r.CreateContainer(ctx, engine.ContainerSpec{Name: testenv.Name(t, "docker"), Image: missing, Labels: testLabels(t)})
+	if !errors.Is(err, engine.ErrNotFound) || !errors.Is(err, engine.ErrImageNotFound) {
 		t.Errorf("create from a missing image: got %v, want ErrNotFound and ErrImageNotFound", err)
 	}
 	if err != nil && !strings.Contains(err.Error(), "make images") {
@@ -500,12 +500,12 @@ func TestStats(t *testing.T) {
 	t.Parallel()
 	r := requireEngine(t)
 	ctx := context.Background()
-	spinner := create(t, r, controllers.ContainerSpec{
+	spinner := create(t, r, engine.ContainerSpec{
 		Cmd:         []string{"/testapp", "spin"},
 		NanoCPUs:    500_000_000,
 		MemoryBytes: 64 << 20,
 	})
-	idle := create(t, r, controllers.ContainerSpec{Cmd: []string{"/testapp", "sleep", "1h"}})
+	idle := create(t, r, engine.ContainerSpec{Cmd: []string{"/testapp", "sleep", "1h"}})
 	for _, id := range []string{spinner, idle} {
 		if err := r.StartContainer(ctx, id); err != nil {
 			t.Fatal(err)
@@ -532,7 +532,7 @@ func TestStats(t *testing.T) {
 	if busy.MemoryBytes == 0 || busy.MemoryBytes >= busy.MemoryLimit {
 		t.Errorf("memory %d, want above 0 and under the limit %d", busy.MemoryBytes, busy.MemoryLimit)
 	}
-	if _, err := r.Stats(ctx, "dockertest-missing-"+randomSuffix()); !errors.Is(err, controllers.ErrNotFound) {
+	if _, err := r.Stats(ctx, "dockertest-missing-"+randomSuffix()); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("stats of a missing container: got %v, want ErrNotFound", err)
 	}
 }
@@ -552,7 +552,7 @@ func TestInstanceIsolation(t *testing.T) {
 
 	labels := testLabels(t)
 	labels[v1alpha1.LabelInstance] = testInstance + "-other"
-	id := create(t, r, controllers.ContainerSpec{Labels: labels})
+	id := create(t, r, engine.ContainerSpec{Labels: labels})
 	if _, ok := observed(t, r, id); !ok {
 		t.Error("the creating instance does not list its container")
 	}

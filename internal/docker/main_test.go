@@ -23,7 +23,7 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 	"github.com/scaler-dev/scaler/internal/testenv"
 )
 
@@ -167,7 +167,7 @@ func testLabels(t *testing.T) map[string]string {
 
 // create creates a container from spec (name, image and labels filled in
 // when empty) and removes it when the test ends.
-func create(t *testing.T, r *Runtime, spec controllers.ContainerSpec) string {
+func create(t *testing.T, r *Runtime, spec engine.ContainerSpec) string {
 	t.Helper()
 	if spec.Name == "" {
 		spec.Name = testenv.Name(t, "docker")
@@ -222,7 +222,7 @@ func networksNamed(t *testing.T, r *Runtime, name string) []network.Summary {
 }
 
 // observed returns the container with that ID as ListManaged reports it.
-func observed(t *testing.T, r *Runtime, id string) (controllers.Container, bool) {
+func observed(t *testing.T, r *Runtime, id string) (engine.Container, bool) {
 	t.Helper()
 	list, err := r.ListManaged(context.Background())
 	if err != nil {
@@ -233,12 +233,12 @@ func observed(t *testing.T, r *Runtime, id string) (controllers.Container, bool)
 			return c, true
 		}
 	}
-	return controllers.Container{}, false
+	return engine.Container{}, false
 }
 
-func waitHealth(t *testing.T, r *Runtime, id, health string) controllers.Container {
+func waitHealth(t *testing.T, r *Runtime, id, health string) engine.Container {
 	t.Helper()
-	var c controllers.Container
+	var c engine.Container
 	testenv.WaitFor(t, 20*time.Second, "health "+health, func() (bool, error) {
 		var ok bool
 		c, ok = observed(t, r, id)

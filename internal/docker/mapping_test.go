@@ -8,21 +8,21 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 func TestParseHealth(t *testing.T) {
 	tests := []struct {
 		status, want string
 	}{
-		{"Up 3 seconds (health: starting)", controllers.HealthStarting},
-		{"Up 2 minutes (healthy)", controllers.HealthHealthy},
-		{"Up 5 hours (unhealthy)", controllers.HealthUnhealthy},
-		{"Up About a minute", controllers.HealthNone},
-		{"Up 2 minutes (Paused)", controllers.HealthNone},
-		{"Exited (137) 3 seconds ago", controllers.HealthNone},
-		{"Created", controllers.HealthNone},
-		{"", controllers.HealthNone},
+		{"Up 3 seconds (health: starting)", engine.HealthStarting},
+		{"Up 2 minutes (healthy)", engine.HealthHealthy},
+		{"Up 5 hours (unhealthy)", engine.HealthUnhealthy},
+		{"Up About a minute", engine.HealthNone},
+		{"Up 2 minutes (Paused)", engine.HealthNone},
+		{"Exited (137) 3 seconds ago", engine.HealthNone},
+		{"Created", engine.HealthNone},
+		{"", engine.HealthNone},
 	}
 	for _, tt := range tests {
 		if got := parseHealth(tt.status); got != tt.want {
@@ -32,12 +32,12 @@ func TestParseHealth(t *testing.T) {
 }
 
 func TestCreateConfigHealthStartInterval(t *testing.T) {
-	spec := controllers.ContainerSpec{
+	spec := engine.ContainerSpec{
 		Image:  "demoapp:dev",
-		Health: &controllers.HealthConfig{Test: []string{"/demoapp", "healthcheck"}, StartInterval: 200 * time.Millisecond},
+		Health: &engine.HealthConfig{Test: []string{"/demoapp", "healthcheck"}, StartInterval: 200 * time.Millisecond},
 	}
 	for _, supported := range []bool{false, true} {
-		cfg, _, _, err := createConfig(spec, controllers.Capabilities{HealthStartInterval: supported})
+		cfg, _, _, err := createConfig(spec, engine.Capabilities{HealthStartInterval: supported})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,11 +54,11 @@ func TestCreateConfigHealthStartInterval(t *testing.T) {
 func TestCreateConfigMapping(t *testing.T) {
 	tests := []struct {
 		name  string
-		spec  controllers.ContainerSpec
+		spec  engine.ContainerSpec
 		check func(t *testing.T, cfg *container.Config, host *container.HostConfig)
 	}{{
 		name: "command replaces the entrypoint",
-		spec: controllers.ContainerSpec{Cmd: []string{"nginx", "-g", "daemon off;"}},
+		spec: engine.ContainerSpec{Cmd: []string{"nginx", "-g", "daemon off;"}},
 		check: func(t *testing.T, cfg *container.Config, _ *container.HostConfig) {
 			if len(cfg.Entrypoint) != 1 || cfg.Entrypoint[0] != "nginx" || len(cfg.Cmd) != 2 || cfg.Cmd[1] != "daemon off;" {
 				t.Errorf("entrypoint %q cmd %q", cfg.Entrypoint, cfg.Cmd)
@@ -66,7 +66,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "no command keeps the image's",
-		spec: controllers.ContainerSpec{},
+		spec: engine.ContainerSpec{},
 		check: func(t *testing.T, cfg *container.Config, _ *container.HostConfig) {
 			if cfg.Entrypoint != nil || cfg.Cmd != nil {
 				t.Errorf("entrypoint %q cmd %q, want both unset", cfg.Entrypoint, cfg.Cmd)
@@ -74,7 +74,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "tiny CPU reservation is clamped to the kernel minimum",
-		spec: controllers.ContainerSpec{CPUReservationNanos: 1_000_000},
+		spec: engine.ContainerSpec{CPUReservationNanos: 1_000_000},
 		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
 			if host.CPUShares != 2 {
 				t.Errorf("cpu shares %d, want 2", host.CPUShares)
@@ -82,7 +82,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "no CPU reservation leaves the Engine default",
-		spec: controllers.ContainerSpec{},
+		spec: engine.ContainerSpec{},
 		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
 			if host.CPUShares != 0 {
 				t.Errorf("cpu shares %d, want 0 (default)", host.CPUShares)
@@ -90,7 +90,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "stop timeout rounds up",
-		spec: controllers.ContainerSpec{StopTimeout: 10*time.Second + time.Millisecond},
+		spec: engine.ContainerSpec{StopTimeout: 10*time.Second + time.Millisecond},
 		check: func(t *testing.T, cfg *container.Config, _ *container.HostConfig) {
 			if cfg.StopTimeout == nil || *cfg.StopTimeout != 11 {
 				t.Errorf("stop timeout %v, want 11", cfg.StopTimeout)
@@ -98,7 +98,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "not hardened keeps the default capabilities",
-		spec: controllers.ContainerSpec{},
+		spec: engine.ContainerSpec{},
 		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
 			if len(host.CapDrop) != 0 || len(host.SecurityOpt) != 0 {
 				t.Errorf("cap drop %v security opt %v, want none", host.CapDrop, host.SecurityOpt)
@@ -106,7 +106,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "pids limit, read-only root and tmpfs reach the host config",
-		spec: controllers.ContainerSpec{PidsLimit: 64, ReadOnlyRootfs: true, Tmpfs: map[string]string{"/tmp": controllers.ReadOnlyTmpOptions}},
+		spec: engine.ContainerSpec{PidsLimit: 64, ReadOnlyRootfs: true, Tmpfs: map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777"}},
 		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
 			if host.PidsLimit == nil || *host.PidsLimit != 64 {
 				t.Errorf("pids limit %v, want 64", host.PidsLimit)
@@ -120,7 +120,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "no pids limit and a writable root by default",
-		spec: controllers.ContainerSpec{},
+		spec: engine.ContainerSpec{},
 		check: func(t *testing.T, _ *container.Config, host *container.HostConfig) {
 			if host.PidsLimit != nil || host.ReadonlyRootfs || host.Tmpfs != nil {
 				t.Errorf("pids limit %v read-only %v tmpfs %v, want the Engine's defaults", host.PidsLimit, host.ReadonlyRootfs, host.Tmpfs)
@@ -128,7 +128,7 @@ func TestCreateConfigMapping(t *testing.T) {
 		},
 	}, {
 		name: "a long name is no hostname",
-		spec: controllers.ContainerSpec{Name: "a-name-that-is-far-too-long-to-be-one-dns-label-because-it-has-more-than-63-chars"},
+		spec: engine.ContainerSpec{Name: "a-name-that-is-far-too-long-to-be-one-dns-label-because-it-has-more-than-63-chars"},
 		check: func(t *testing.T, cfg *container.Config, _ *container.HostConfig) {
 			if cfg.Hostname != "" {
 				t.Errorf("hostname %q, want the Engine's default", cfg.Hostname)
@@ -138,7 +138,7 @@ func TestCreateConfigMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.Image = "demoapp:dev"
-			cfg, host, _, err := createConfig(tt.spec, controllers.Capabilities{})
+			cfg, host, _, err := createConfig(tt.spec, engine.Capabilities{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,14 +148,14 @@ func TestCreateConfigMapping(t *testing.T) {
 }
 
 func TestCreateConfigRejects(t *testing.T) {
-	tests := map[string]controllers.ContainerSpec{
+	tests := map[string]engine.ContainerSpec{
 		"no image":               {},
 		"aliases without a net":  {Image: "x", Aliases: []string{"web"}},
-		"empty health command":   {Image: "x", Health: &controllers.HealthConfig{}},
-		"container port missing": {Image: "x", Publish: &controllers.PortBinding{HostIP: "127.0.0.1", HostPort: 8080}},
+		"empty health command":   {Image: "x", Health: &engine.HealthConfig{}},
+		"container port missing": {Image: "x", Publish: &engine.PortBinding{HostIP: "127.0.0.1", HostPort: 8080}},
 	}
 	for name, spec := range tests {
-		if _, _, _, err := createConfig(spec, controllers.Capabilities{}); err == nil {
+		if _, _, _, err := createConfig(spec, engine.Capabilities{}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

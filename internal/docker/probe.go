@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // maxProbeOutput bounds the health-check output kept for a status message:
@@ -15,16 +15,16 @@ const maxProbeOutput = 300
 
 // LastProbe returns the newest entry of the container's health log, as
 // `docker inspect` shows it under State.Health.Log.
-func (r *Runtime) LastProbe(ctx context.Context, id string) (controllers.ProbeResult, error) {
+func (r *Runtime) LastProbe(ctx context.Context, id string) (engine.ProbeResult, error) {
 	inspect, err := r.client.ContainerInspect(ctx, id)
 	if err != nil {
-		return controllers.ProbeResult{}, fmt.Errorf("inspect container %s: %w", id, classify(err))
+		return engine.ProbeResult{}, fmt.Errorf("inspect container %s: %w", id, classify(err))
 	}
 	if inspect.State == nil || inspect.State.Health == nil || len(inspect.State.Health.Log) == 0 {
-		return controllers.ProbeResult{}, fmt.Errorf("container %s has run no health check yet: %w", id, controllers.ErrNotFound)
+		return engine.ProbeResult{}, fmt.Errorf("container %s has run no health check yet: %w", id, engine.ErrNotFound)
 	}
 	last := inspect.State.Health.Log[len(inspect.State.Health.Log)-1]
-	return controllers.ProbeResult{ExitCode: last.ExitCode, Output: clip(strings.TrimSpace(last.Output), maxProbeOutput), End: last.End}, nil
+	return engine.ProbeResult{ExitCode: last.ExitCode, Output: clip(strings.TrimSpace(last.Output), maxProbeOutput), End: last.End}, nil
 }
 
 // clip shortens s to at most n bytes, on a rune boundary, marking the cut.

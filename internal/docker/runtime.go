@@ -1,4 +1,4 @@
-// Package docker implements controllers.Runtime against the Docker Engine
+// Package docker implements engine.Runtime against the Docker Engine
 // API. It is the only package of scaler that imports the Docker client, so
 // that the controller decides in terms of its own small interface and a
 // change of Engine or client version stays inside this package.
@@ -22,7 +22,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // minAPIHealthStartInterval is the first Engine API version that honours
@@ -33,12 +33,12 @@ const minAPIHealthStartInterval = "1.44"
 // that accepts but never answers fails startup instead of hanging it.
 const pingTimeout = 10 * time.Second
 
-// Runtime is a controllers.Runtime backed by one Docker Engine, scoped to
+// Runtime is a engine.Runtime backed by one Docker Engine, scoped to
 // one scalerd instance.
 type Runtime struct {
 	client *client.Client
 	log    logr.Logger
-	caps   controllers.Capabilities
+	caps   engine.Capabilities
 	// instance is stamped on every container this Runtime creates
 	// (LabelInstance) and required of every container it lists or hears
 	// of, so that two daemons on one Engine (a test run beside `make run`)
@@ -52,7 +52,7 @@ type Runtime struct {
 	networkMu sync.Mutex
 }
 
-var _ controllers.Runtime = (*Runtime)(nil)
+var _ engine.Runtime = (*Runtime)(nil)
 
 // New connects to the Engine named by the environment (DOCKER_HOST and
 // friends, as the docker CLI does), negotiates the API version and checks
@@ -84,7 +84,7 @@ func newRuntime(ctx context.Context, cli *client.Client, log logr.Logger, instan
 	}
 	cli.NegotiateAPIVersionPing(ping)
 	version := cli.ClientVersion()
-	caps := controllers.Capabilities{
+	caps := engine.Capabilities{
 		APIVersion:          version,
 		HealthStartInterval: versions.GreaterThanOrEqualTo(version, minAPIHealthStartInterval),
 	}
@@ -111,7 +111,7 @@ func (r *Runtime) Close() error {
 }
 
 // Capabilities reports the negotiated API version and what depends on it.
-func (r *Runtime) Capabilities() controllers.Capabilities {
+func (r *Runtime) Capabilities() engine.Capabilities {
 	return r.caps
 }
 
@@ -134,20 +134,20 @@ func (r *Runtime) managedFilter() filters.Args {
 // rollout). API 1.41, which this must support, has no structured health in
 // the list response; the Status text is what `docker ps` has shown since
 // health checks exist (Engine 1.12).
-func (r *Runtime) ListManaged(ctx context.Context) ([]controllers.Container, error) {
+func (r *Runtime) ListManaged(ctx context.Context) ([]engine.Container, error) {
 	summaries, err := r.client.ContainerList(ctx, container.ListOptions{All: true, Filters: r.managedFilter()})
 	if err != nil {
 		return nil, fmt.Errorf("list managed containers: %w", classify(err))
 	}
-	out := make([]controllers.Container, 0, len(summaries))
+	out := make([]engine.Container, 0, len(summaries))
 	for _, s := range summaries {
 		out = append(out, fromSummary(s))
 	}
 	return out, nil
 }
 
-func fromSummary(s container.Summary) controllers.Container {
-	c := controllers.Container{
+func fromSummary(s container.Summary) engine.Container {
+	c := engine.Container{
 		ID:      s.ID,
 		Image:   s.Image,
 		Labels:  s.Labels,
@@ -177,13 +177,13 @@ func fromSummary(s container.Summary) controllers.Container {
 func parseHealth(status string) string {
 	switch {
 	case strings.Contains(status, "(health: starting)"):
-		return controllers.HealthStarting
+		return engine.HealthStarting
 	case strings.Contains(status, "(unhealthy)"):
-		return controllers.HealthUnhealthy
+		return engine.HealthUnhealthy
 	case strings.Contains(status, "(healthy)"):
-		return controllers.HealthHealthy
+		return engine.HealthHealthy
 	default:
-		return controllers.HealthNone
+		return engine.HealthNone
 	}
 }
 
@@ -234,15 +234,15 @@ func (e *engineError) Error() string   { return e.err.Error() }
 func (e *engineError) Unwrap() []error { return []error{e.sentinel, e.err} }
 
 // classify wraps Engine "not found" and "conflict" answers so that they
-// match controllers.ErrNotFound and controllers.ErrConflict.
+// match engine.ErrNotFound and engine.ErrConflict.
 func classify(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case cerrdefs.IsNotFound(err):
-		return &engineError{sentinel: controllers.ErrNotFound, err: err}
+		return &engineError{sentinel: engine.ErrNotFound, err: err}
 	case cerrdefs.IsConflict(err):
-		return &engineError{sentinel: controllers.ErrConflict, err: err}
+		return &engineError{sentinel: engine.ErrConflict, err: err}
 	default:
 		return err
 	}

@@ -10,14 +10,14 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // OpenSession starts cmd in a running container with stdin, stdout and
 // stderr attached, and returns the stream. The process lives until its
 // stdin closes (Close), it exits, or the container goes. ctx bounds only
 // the opening: the hijacked connection outlives it.
-func (r *Runtime) OpenSession(ctx context.Context, id string, cmd []string) (controllers.Session, error) {
+func (r *Runtime) OpenSession(ctx context.Context, id string, cmd []string) (engine.Session, error) {
 	if len(cmd) == 0 {
 		return nil, fmt.Errorf("session in container %s: empty command", id)
 	}

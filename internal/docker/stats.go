@@ -7,7 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // Stats samples a container's CPU and memory use once. It asks for a
@@ -15,17 +15,17 @@ import (
 // reading (about a second) so that the previous-CPU fields are filled and a
 // rate can be computed, as `docker stats --no-stream` does. A stopped
 // container reports zeros.
-func (r *Runtime) Stats(ctx context.Context, id string) (controllers.Stats, error) {
+func (r *Runtime) Stats(ctx context.Context, id string) (engine.Stats, error) {
 	resp, err := r.client.ContainerStats(ctx, id, false)
 	if err != nil {
-		return controllers.Stats{}, fmt.Errorf("stats of container %s: %w", id, classify(err))
+		return engine.Stats{}, fmt.Errorf("stats of container %s: %w", id, classify(err))
 	}
 	defer resp.Body.Close()
 	var s container.StatsResponse
 	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return controllers.Stats{}, fmt.Errorf("stats of container %s: decode: %w", id, err)
+		return engine.Stats{}, fmt.Errorf("stats of container %s: decode: %w", id, err)
 	}
-	return controllers.Stats{
+	return engine.Stats{
 		CPUPercent:  cpuPercent(s),
 		MemoryBytes: memoryUsage(s.MemoryStats),
 		MemoryLimit: s.MemoryStats.Limit,

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 	"github.com/scaler-dev/scaler/internal/replicaio"
 )
 
@@ -79,7 +79,7 @@ type Bounded struct {
 	onChange func(healthy bool, reason string)
 }
 
-var _ controllers.Runtime = (*Bounded)(nil)
+var _ engine.Runtime = (*Bounded)(nil)
 
 // NewBounded wraps rt. timeout bounds each call (a stop also gets its grace
 // period); maxInFlight caps the calls in flight at once.
@@ -146,7 +146,7 @@ func (b *Bounded) setHealth(healthy bool, reason string, since time.Time) {
 func (b *Bounded) observe(err error, since time.Time) {
 	var te *TimeoutError
 	switch {
-	case err == nil, errors.Is(err, controllers.ErrNotFound), errors.Is(err, controllers.ErrConflict):
+	case err == nil, errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrConflict):
 		b.setHealth(true, "", since)
 	case errors.As(err, &te) && !te.Queued:
 		b.setHealth(false, err.Error(), since)
@@ -349,9 +349,9 @@ func (b *Bounded) Timeout() time.Duration { return b.timeout }
 func (b *Bounded) Close() error { return b.rt.Close() }
 
 // Capabilities makes no Engine call.
-func (b *Bounded) Capabilities() controllers.Capabilities { return b.rt.Capabilities() }
+func (b *Bounded) Capabilities() engine.Capabilities { return b.rt.Capabilities() }
 
-func (b *Bounded) ListManaged(ctx context.Context) ([]controllers.Container, error) {
+func (b *Bounded) ListManaged(ctx context.Context) ([]engine.Container, error) {
 	return call(b, ctx, "list containers", 0, b.rt.ListManaged, nil)
 }
 
@@ -359,7 +359,7 @@ func (b *Bounded) EnsureNetwork(ctx context.Context, name string) error {
 	return b.run(ctx, "ensure network "+name, 0, func(ctx context.Context) error { return b.rt.EnsureNetwork(ctx, name) })
 }
 
-func (b *Bounded) CreateContainer(ctx context.Context, spec controllers.ContainerSpec) (string, error) {
+func (b *Bounded) CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
 	return call(b, ctx, "create container "+spec.Name, 0, func(ctx context.Context) (string, error) {
 		return b.rt.CreateContainer(ctx, spec)
 	}, nil)
@@ -391,21 +391,21 @@ func (b *Bounded) CopyFile(ctx context.Context, id, path string, content []byte)
 // runs in its containers (nginx -t, health probes, the drain check) takes
 // far less than the timeout, and a caller that needs less passes a shorter
 // ctx.
-func (b *Bounded) Exec(ctx context.Context, id string, cmd []string) (controllers.ExecResult, error) {
+func (b *Bounded) Exec(ctx context.Context, id string, cmd []string) (engine.ExecResult, error) {
 	op := "exec in container " + id
 	if len(cmd) > 0 {
 		op = fmt.Sprintf("exec %q in container %s", cmd[0], id)
 	}
-	return call(b, ctx, op, 0, func(ctx context.Context) (controllers.ExecResult, error) { return b.rt.Exec(ctx, id, cmd) }, nil)
+	return call(b, ctx, op, 0, func(ctx context.Context) (engine.ExecResult, error) { return b.rt.Exec(ctx, id, cmd) }, nil)
 }
 
-func (b *Bounded) Stats(ctx context.Context, id string) (controllers.Stats, error) {
-	return call(b, ctx, "stats of container "+id, 0, func(ctx context.Context) (controllers.Stats, error) { return b.rt.Stats(ctx, id) }, nil)
+func (b *Bounded) Stats(ctx context.Context, id string) (engine.Stats, error) {
+	return call(b, ctx, "stats of container "+id, 0, func(ctx context.Context) (engine.Stats, error) { return b.rt.Stats(ctx, id) }, nil)
 }
 
 // LastProbe reads a container's newest health-check result.
-func (b *Bounded) LastProbe(ctx context.Context, id string) (controllers.ProbeResult, error) {
-	return call(b, ctx, "inspect container "+id, 0, func(ctx context.Context) (controllers.ProbeResult, error) { return b.rt.LastProbe(ctx, id) }, nil)
+func (b *Bounded) LastProbe(ctx context.Context, id string) (engine.ProbeResult, error) {
+	return call(b, ctx, "inspect container "+id, 0, func(ctx context.Context) (engine.ProbeResult, error) { return b.rt.LastProbe(ctx, id) }, nil)
 }
 
 // ImageExists asks whether an image is on the Engine.
@@ -425,10 +425,10 @@ func (b *Bounded) Version(ctx context.Context) (EngineVersion, error) {
 
 // OpenSession bounds the exec's creation and attach; the session then
 // lives until Close.
-func (b *Bounded) OpenSession(ctx context.Context, id string, cmd []string) (controllers.Session, error) {
-	s, cancel, err := open(b, ctx, "open session in container "+id, func(ctx context.Context) (controllers.Session, error) {
+func (b *Bounded) OpenSession(ctx context.Context, id string, cmd []string) (engine.Session, error) {
+	s, cancel, err := open(b, ctx, "open session in container "+id, func(ctx context.Context) (engine.Session, error) {
 		return b.rt.OpenSession(ctx, id, cmd)
-	}, func(s controllers.Session) { _ = s.Close() })
+	}, func(s engine.Session) { _ = s.Close() })
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +436,7 @@ func (b *Bounded) OpenSession(ctx context.Context, id string, cmd []string) (con
 }
 
 type boundedSession struct {
-	controllers.Session
+	engine.Session
 	cancel context.CancelCauseFunc
 }
 
@@ -509,9 +509,9 @@ func (p *boundedProcess) Close() error {
 
 // Events bounds the request until the Engine starts the stream; the
 // stream then runs until ctx ends or it breaks.
-func (b *Bounded) Events(ctx context.Context) (<-chan controllers.Event, <-chan error) {
+func (b *Bounded) Events(ctx context.Context) (<-chan engine.Event, <-chan error) {
 	type stream struct {
-		events <-chan controllers.Event
+		events <-chan engine.Event
 		errs   <-chan error
 	}
 	// The Docker client returns once the Engine answered the request,
@@ -522,12 +522,12 @@ func (b *Bounded) Events(ctx context.Context) (<-chan controllers.Event, <-chan 
 	}, nil)
 	errc := make(chan error, 1)
 	if err != nil {
-		out := make(chan controllers.Event)
+		out := make(chan engine.Event)
 		close(out)
 		errc <- err
 		return out, errc
 	}
-	out := make(chan controllers.Event)
+	out := make(chan engine.Event)
 	go func() {
 		defer cancel(nil)
 		for ev := range s.events {

@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 	"github.com/scaler-dev/scaler/internal/replicaio"
 )
 
@@ -411,4 +411,4 @@ func TestBoundedWatchFollowsPings(t *testing.T) {
 	}
 }
 
-var _ controllers.Runtime = (*Bounded)(nil)
+var _ engine.Runtime = (*Bounded)(nil)

@@ -10,7 +10,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // ensureVolumes creates the named volumes of a container that the Engine
@@ -20,7 +20,7 @@ import (
 // scaler made it for another spec: two specs sharing a volume by accident
 // of their names would corrupt each other's data. scaler never removes a
 // volume (see template.volumes).
-func (r *Runtime) ensureVolumes(ctx context.Context, spec controllers.ContainerSpec) error {
+func (r *Runtime) ensureVolumes(ctx context.Context, spec engine.ContainerSpec) error {
 	for _, v := range spec.Volumes {
 		existing, err := r.client.VolumeInspect(ctx, v.Name)
 		if err == nil {
@@ -50,7 +50,7 @@ func (r *Runtime) ensureVolumes(ctx context.Context, spec controllers.ContainerS
 // volume gets the image's files at the mount path on first use (the
 // Engine's copy-up), so that a directory the image owns for its user
 // (/var/lib/redis) stays writable by that user.
-func volumeMounts(vs []controllers.VolumeMount) []mount.Mount {
+func volumeMounts(vs []engine.VolumeMount) []mount.Mount {
 	var out []mount.Mount
 	for _, v := range vs {
 		out = append(out, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: v.Target})

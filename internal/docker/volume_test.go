@@ -5,15 +5,15 @@ import (
 
 	"github.com/docker/docker/api/types/mount"
 
-	"github.com/scaler-dev/scaler/controllers"
+	"github.com/scaler-dev/scaler/engine"
 )
 
 // Named volumes reach the host config as volume mounts, never binds.
 func TestCreateConfigMountsNamedVolumes(t *testing.T) {
-	spec := controllers.ContainerSpec{Image: "scaler-redis:dev", Volumes: []controllers.VolumeMount{
+	spec := engine.ContainerSpec{Image: "scaler-redis:dev", Volumes: []engine.VolumeMount{
 		{Name: "redis-data", Target: "/var/lib/redis"},
 	}}
-	_, host, _, err := createConfig(spec, controllers.Capabilities{})
+	_, host, _, err := createConfig(spec, engine.Capabilities{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestCreateConfigMountsNamedVolumes(t *testing.T) {
 	if len(host.Mounts) != 1 || host.Mounts[0] != want || len(host.Binds) != 0 {
 		t.Errorf("mounts %+v binds %v, want %+v only", host.Mounts, host.Binds, want)
 	}
-	_, host, _, err = createConfig(controllers.ContainerSpec{Image: "demoapp:dev"}, controllers.Capabilities{})
+	_, host, _, err = createConfig(engine.ContainerSpec{Image: "demoapp:dev"}, engine.Capabilities{})
 	if err != nil || host.Mounts != nil {
 		t.Errorf("no volumes: mounts %+v (%v), want none", host.Mounts, err)
 	}

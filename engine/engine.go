@@ -1,4 +1,9 @@
-package controllers
+// Package engine is what scaler needs of a container engine, as plain
+// types and one interface: the Docker adapter (internal/docker) implements
+// it, the controller (controllers) uses it, and neither imports the other,
+// so that a second engine (Docker Swarm) is one more package beside
+// internal/docker.
+package engine
 
 import (
 	"context"
@@ -21,8 +26,8 @@ var (
 )
 
 // Runtime is what the controller needs from a container engine. The Docker
-// adapter (internal/docker) implements it against the Engine API; unit tests
-// implement it in memory. Every method is one, or very few, Engine calls.
+// adapter (internal/docker) implements it against the Engine API; the
+// controller's unit tests implement it in memory. Every method is one, or very few, Engine calls.
 type Runtime interface {
 	// ListManaged returns every container carrying the scaler.dev/managed-by
 	// label, running or not. It is the one observation a reconcile makes.
