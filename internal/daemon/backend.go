@@ -115,11 +115,7 @@ func (b *backend) Replicas(ctx context.Context, name string) ([]v1alpha1.Replica
 		if out[i].Role != out[j].Role {
 			return out[i].Role == v1alpha1.RoleLB
 		}
-		// web-2 before web-10: same prefix, so shorter is smaller.
-		if len(out[i].Name) != len(out[j].Name) {
-			return len(out[i].Name) < len(out[j].Name)
-		}
-		return out[i].Name < out[j].Name
+		return v1alpha1.CompareReplicaNames(out[i].Name, out[j].Name) < 0
 	})
 	return out, nil
 }

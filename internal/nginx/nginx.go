@@ -12,7 +12,6 @@ package nginx
 
 import (
 	"bytes"
-	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -189,7 +188,7 @@ func RenderPeers(cfg Config) ([]byte, error) {
 		return nil, err
 	}
 	ups := slices.Clone(cfg.Upstreams)
-	slices.SortFunc(ups, func(a, b Upstream) int { return compareNames(a.Name, b.Name) })
+	slices.SortFunc(ups, func(a, b Upstream) int { return v1alpha1.CompareReplicaNames(a.Name, b.Name) })
 	var buf bytes.Buffer
 	buf.WriteString(peersHeader)
 	for _, u := range ups {
@@ -273,28 +272,6 @@ func duration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return strconv.FormatInt(int64((d+time.Millisecond-1)/time.Millisecond), 10) + "ms"
-}
-
-// compareNames orders replica names as people count: web-2 before web-10.
-func compareNames(a, b string) int {
-	aBase, aNum, aOK := splitNumber(a)
-	bBase, bNum, bOK := splitNumber(b)
-	if aOK && bOK && aBase == bBase {
-		return cmp.Compare(aNum, bNum)
-	}
-	return strings.Compare(a, b)
-}
-
-func splitNumber(name string) (string, int, bool) {
-	i := strings.LastIndexByte(name, '-')
-	if i < 0 {
-		return name, 0, false
-	}
-	n, err := strconv.Atoi(name[i+1:])
-	if err != nil {
-		return name, 0, false
-	}
-	return name[:i], n, true
 }
 
 // TestCommand checks the config at path without touching the running nginx.

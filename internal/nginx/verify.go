@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
 // Running is what a load balancer's nginx says it runs, read back from
@@ -137,13 +139,13 @@ func (r Running) MembersDrift(peers []byte) []string {
 // UnreachableList describes the unreachable members, sorted by name.
 func (r Running) UnreachableList() []string {
 	var out []string
-	for _, name := range slices.SortedFunc(maps.Keys(r.Unreachable), compareNames) {
+	for _, name := range slices.SortedFunc(maps.Keys(r.Unreachable), v1alpha1.CompareReplicaNames) {
 		out = append(out, fmt.Sprintf("%s (%s): %s", name, r.Members[name], r.Unreachable[name]))
 	}
 	return out
 }
 
 func joinSorted(names []string) string {
-	slices.SortFunc(names, compareNames)
+	slices.SortFunc(names, v1alpha1.CompareReplicaNames)
 	return strings.Join(names, ", ")
 }
