@@ -339,7 +339,7 @@ func (f *fakeRuntime) CreateContainer(ctx context.Context, cs ContainerSpec) (st
 	f.nextID++
 	id := fmt.Sprintf("c%d", f.nextID)
 	c := &Container{ID: id, Name: cs.Name, Image: cs.Image, Labels: cs.Labels, State: StateCreated,
-		IPs: map[string]string{cs.Network: fmt.Sprintf("10.0.0.%d", f.nextID)}}
+		IPs: map[string]string{cs.Network: fmt.Sprintf("10.%d.%d.%d", f.nextID>>16&255, f.nextID>>8&255, f.nextID&255)}}
 	f.containers[id] = c
 	f.specs[id] = cs
 	if cs.Labels[v1alpha1.LabelRole] != roleLBCheck {
