@@ -24,7 +24,7 @@ const (
 	ReasonUpstreamUpdated   = "UpstreamUpdated"
 	ReasonReloadFailed      = "ReloadFailed"
 	ReasonSpecInvalid       = "SpecInvalid"
-	ReasonLoadBalancerReady = "LoadBalancerCreated"
+	ReasonLoadBalancerCreated = "LoadBalancerCreated"
 	ReasonCreateFailed      = "CreateFailed"
 	ReasonWaiting           = "WaitingForDependencies"
 	ReasonRolloutStarted    = "RolloutStarted"

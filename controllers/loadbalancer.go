@@ -290,7 +290,7 @@ func (r *Reconciler) createLoadBalancer(ctx context.Context, spec *v1alpha1.Scal
 	}
 	st.appliedConfig, st.appliedPeers, st.appliedUpstream, st.lastReload = cfg, peers, names, r.Now()
 	log.Info("created load balancer", "action", "createLoadBalancer", "replica", cs.Name, "address", lbAddress(lbSpec))
-	r.Events.Eventf(name, "loadbalancer/"+cs.Name, v1alpha1.EventNormal, ReasonLoadBalancerReady, "load balancer %s listens on %s", cs.Name, lbAddress(lbSpec))
+	r.Events.Eventf(name, "loadbalancer/"+cs.Name, v1alpha1.EventNormal, ReasonLoadBalancerCreated, "load balancer %s listens on %s", cs.Name, lbAddress(lbSpec))
 	return &Container{ID: id, Name: cs.Name, Image: cs.Image, Labels: cs.Labels, State: StateRunning}, nil
 }
 

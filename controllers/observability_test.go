@@ -345,3 +345,40 @@ func TestABrokenEventStreamIsCountedWhenReopened(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestARolloutIsReportedWhenItStartsAndEnds: a new template records one
+// RolloutStarted, then one RolloutComplete; a scale records neither.
+func TestARolloutIsReportedWhenItStartsAndEnds(t *testing.T) {
+	h := newHarness(t, testSpec(2))
+	converge(h)
+	count := func(reason string) int {
+		n := 0
+		for _, e := range h.r.Events.List("web") {
+			if e.Reason == reason {
+				n += int(max(e.Count, 1))
+			}
+		}
+		return n
+	}
+	h.setSpec(func(s *v1alpha1.ScaleSpec) { n := int32(3); s.Spec.Replicas = &n })
+	converge(h)
+	if count(ReasonRolloutStarted)+count(ReasonRolloutComplete) != 0 {
+		t.Fatalf("a scale-up reported a rollout: %v", h.r.Events.List("web"))
+	}
+	h.setSpec(func(s *v1alpha1.ScaleSpec) { s.Spec.Template.Image = "demoapp:v2" })
+	h.mustReconcile()
+	h.mustReconcile()
+	if n := count(ReasonRolloutStarted); n != 1 {
+		t.Errorf("%d RolloutStarted events after the template changed, want 1", n)
+	}
+	for range 30 {
+		for _, n := range h.rt.names(v1alpha1.RoleApp) {
+			h.rt.set(n, StateRunning, HealthHealthy)
+		}
+		h.now = h.now.Add(time.Second) // drains end
+		h.mustReconcile()
+	}
+	if n, m := count(ReasonRolloutStarted), count(ReasonRolloutComplete); n != 1 || m != 1 {
+		t.Errorf("%d RolloutStarted and %d RolloutComplete after the rollout, want 1 and 1: %v", n, m, h.r.Events.List("web"))
+	}
+}

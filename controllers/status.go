@@ -56,6 +56,13 @@ func (r *Reconciler) updateStatus(name string, st *specState, spec *v1alpha1.Sca
 	if converged || hash != st.lastHash || updatedReady > st.lastReady || st.progressSince.IsZero() {
 		st.progressSince = now
 	}
+	// A new template with replicas of another still running starts a
+	// rollout; a scalerd that just started (no last template) reports
+	// none, it may be in the middle of one.
+	if st.lastHash != "" && hash != st.lastHash && updated < int32(len(app)) {
+		r.Events.Eventf(name, "scalespec/"+name, v1alpha1.EventNormal, ReasonRolloutStarted, "rolling %d replicas to template %s (maxSurge %d, maxUnavailable %d)",
+			want, hash, spec.Spec.Strategy.MaxSurge.Resolve(want, true), unavailable)
+	}
 	st.lastHash, st.lastReady = hash, updatedReady
 	deadline := 10 * time.Minute
 	if d := spec.Spec.Strategy.ProgressDeadline; d != nil {

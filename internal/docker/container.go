@@ -86,9 +86,10 @@ func createConfig(spec engine.ContainerSpec, caps engine.Capabilities) (*contain
 	} else if isHostname(spec.Name) {
 		cfg.Hostname = spec.Name
 	}
-	// The spec's command replaces the image's entrypoint, as DESIGN says:
-	// appending it to an ENTRYPOINT would run "/demoapp /demoapp serve". The
-	// Engine drops the image's CMD once the entrypoint is overridden.
+	// The spec's command replaces the image's entrypoint, as
+	// template.command's doc says (api/v1alpha1/types.go): appending it to
+	// an ENTRYPOINT would run "/demoapp /demoapp serve". The Engine drops
+	// the image's CMD once the entrypoint is overridden.
 	if len(spec.Cmd) > 0 {
 		cfg.Entrypoint = spec.Cmd[:1]
 		cfg.Cmd = spec.Cmd[1:]

@@ -156,8 +156,8 @@ func TestCreateListHealth(t *testing.T) {
 	}
 }
 
-// TestCommandOverridesEntrypoint checks DESIGN's "command overrides the
-// image's entrypoint": were it appended to the ENTRYPOINT, testapp would
+// TestCommandOverridesEntrypoint checks template.command's "overrides the
+// image's entrypoint" (api/v1alpha1/types.go): were it appended to the ENTRYPOINT, testapp would
 // get "/testapp" as its subcommand and exit 1.
 func TestCommandOverridesEntrypoint(t *testing.T) {
 	t.Parallel()
