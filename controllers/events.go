@@ -18,18 +18,18 @@ const (
 	// ReasonReplacedAtOnce and ReasonBackOff say which rule a failed
 	// replica fell under (crashloop.go); ReasonBackOffLifted, that a hold
 	// was lifted so that capacity does not stay at 0.
-	ReasonReplacedAtOnce    = RuleReplacedAtOnce
-	ReasonBackOff           = RuleBackOff
-	ReasonBackOffLifted     = "BackOffLifted"
-	ReasonUpstreamUpdated   = "UpstreamUpdated"
-	ReasonReloadFailed      = "ReloadFailed"
-	ReasonSpecInvalid       = "SpecInvalid"
+	ReasonReplacedAtOnce      = RuleReplacedAtOnce
+	ReasonBackOff             = RuleBackOff
+	ReasonBackOffLifted       = "BackOffLifted"
+	ReasonUpstreamUpdated     = "UpstreamUpdated"
+	ReasonReloadFailed        = "ReloadFailed"
+	ReasonSpecInvalid         = "SpecInvalid"
 	ReasonLoadBalancerCreated = "LoadBalancerCreated"
-	ReasonCreateFailed      = "CreateFailed"
-	ReasonWaiting           = "WaitingForDependencies"
-	ReasonRolloutStarted    = "RolloutStarted"
-	ReasonRolloutComplete   = "RolloutComplete"
-	ReasonDeleted           = "Deleted"
+	ReasonCreateFailed        = "CreateFailed"
+	ReasonWaiting             = "WaitingForDependencies"
+	ReasonRolloutStarted      = "RolloutStarted"
+	ReasonRolloutComplete     = "RolloutComplete"
+	ReasonDeleted             = "Deleted"
 	// ReasonHistoryWriteFailed and ReasonHistoryCorrupt report state
 	// that could not be kept; neither stops convergence.
 	ReasonHistoryWriteFailed = "HistoryWriteFailed"
