@@ -872,3 +872,63 @@ func TestMembershipChangeCostSideBySide(t *testing.T) {
 	t.Logf("side by side, 8 keep-alive clients that never resend, a change every %v:\n| what | requests | failed | resent | took |\n| --- | ---: | ---: | ---: | ---: |\n%s",
 		gap, strings.Join(rows, "\n"))
 }
+
+// TestMembersAtScale measures, on the real nginx image, what one change
+// costs as the members grow: a peers update (a membership change: the
+// file written and read by every worker, no reload) and a checked reload
+// (nginx -t, then the master's reload) with 10, 100 and 1,000 members. It
+// is a measurement, not a check: it runs only with SCALER_LB_BENCH=1 and
+// logs a table (BENCHMARKS.md, "The cost of a pass").
+func TestMembersAtScale(t *testing.T) {
+	if testing.Short() || !strings.EqualFold(os.Getenv("SCALER_LB_BENCH"), "1") {
+		t.Skip("a measurement: set SCALER_LB_BENCH=1")
+	}
+	cfg := Config{SpecName: "web", Algorithm: v1alpha1.AlgorithmLeastConn, MaxFails: 1, ListenPort: 80, Keepalive: 32}
+	e := newBalancerEnv(t, 1, cfg)
+	conf := mustRender(t, cfg)
+	other := cfg
+	other.Keepalive = 33
+	otherConf := mustRender(t, other)
+	var rows []string
+	for _, n := range []int{10, 100, 1000} {
+		members := make([]Upstream, n)
+		for i := range members {
+			members[i] = Upstream{Name: fmt.Sprintf("web-%d", i+1), Addr: fmt.Sprintf("10.%d.%d.%d:5000", 200+i/65536, i/256%256, i%256)}
+		}
+		peers, err := RenderPeers(Config{SpecName: "web", Algorithm: cfg.Algorithm, ListenPort: 80, Upstreams: members})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const rounds = 5
+		var update, reload time.Duration
+		for r := range rounds {
+			// Alternate two lists so that each update changes something.
+			list := peers
+			if r%2 == 1 {
+				list = append(slices.Clone(peers), []byte("web-extra 10.250.0.1:5000\n")...)
+			}
+			start := time.Now()
+			if code, text := e.agent.call(PeersRequest(list)); code != ReplyOK || !strings.HasPrefix(text, "ok ") {
+				t.Fatalf("peers update with %d members: code %d %q", n, code, text)
+			}
+			update += time.Since(start)
+			c := conf
+			if r%2 == 1 {
+				c = otherConf
+			}
+			start = time.Now()
+			if code, text := e.agent.call(ApplyRequest(c, list)); code != ReplyOK {
+				t.Fatalf("reload with %d members: code %d %q", n, code, text)
+			}
+			reload += time.Since(start)
+			testenv.WaitFor(t, 60*time.Second, "the old workers to exit", func() (bool, error) {
+				children, settled := masterChildrenSettled(t, e.lb)
+				return settled, fmt.Errorf("workers %s", children)
+			})
+		}
+		rows = append(rows, fmt.Sprintf("| %d | %d B | %.1f ms | %.1f ms |", n, len(peers),
+			float64(update.Microseconds())/rounds/1000, float64(reload.Microseconds())/rounds/1000))
+		t.Log(rows[len(rows)-1])
+	}
+	t.Logf("one change through the reload agent, mean of 5:\n| members | peers file | peers update (no reload) | nginx -t and reload |\n| ---: | ---: | ---: | ---: |\n%s", strings.Join(rows, "\n"))
+}
