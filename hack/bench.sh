@@ -6,7 +6,8 @@
 #      scenarios against scaler and against the tutorial's docker-compose +
 #      nginx setup in the same run, reaction latency, throughput through
 #      nginx, scalerd's footprint and a 0 -> 50 scale-up against compose's,
-#      and 1 -> 20 under load side by side (docs/capacity.png).
+#      and 1 -> 20 under load side by side (docs/capacity.png). 20 specs of
+#      10 replicas brought up together (part many) runs only when named.
 #
 # The second writes bench/results.json and regenerates the marked section of
 # BENCHMARKS.md; the rest of that file is hand-written and left alone.
@@ -18,7 +19,7 @@
 #                                      bench/results.partial.json and the log,
 #                                      BENCHMARKS.md is left alone. Parts:
 #                                      zero-downtime reaction throughput
-#                                      footprint capacity compose
+#                                      footprint capacity many compose
 #
 # Figures from a machine that is busy with other work are noisy: the run
 # prints the load average it started under, and so does the report.

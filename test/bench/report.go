@@ -22,6 +22,7 @@ type Report struct {
 	Throughput   *Throughput      `json:"throughput,omitempty"`
 	Footprint    *Footprint       `json:"footprint,omitempty"`
 	Capacity     *Capacity        `json:"capacity,omitempty"`
+	Many         *Many            `json:"many,omitempty"`
 	// Errors are parts that could not be measured, and why.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -302,6 +303,11 @@ func (r *Report) Checks() []Check {
 				fmt.Sprintf("%.2f (%.1f s / %.1f s)", ratio, f.ScalerSeconds, *f.ScalerStartedSeconds), yes(ratio <= 1.05)})
 		}
 	}
+	if m := r.Many; m != nil && m.Error == "" {
+		peak := max(m.Usage.PeakRSSMB, m.Steady.PeakRSSMB)
+		out = append(out, Check{fmt.Sprintf("scalerd RSS with %d replicas (%d specs)", m.Specs*m.Replicas, m.Specs), "< 50 MB",
+			fmt.Sprintf("%.1f MB peak", peak), yes(peak < 50)})
+	}
 	if c := r.Capacity; c != nil && c.Scaler != nil {
 		out = append(out, Check{fmt.Sprintf("scale %d → %d under load: failed requests", c.From, c.To), "0",
 			fmt.Sprintf("%d of %d", c.Scaler.Load.Failures, c.Scaler.Load.Requests), yes(c.Scaler.Load.Failures == 0 && c.Scaler.Load.Requests > 0)})
@@ -531,6 +537,19 @@ func (r *Report) Markdown() string {
 			p("\n![replicas ready and answering over time, scaler and compose](%s)\n", c.Plot)
 		}
 	}
+	if m := r.Many; m != nil {
+		p("\n#### 7. %d specs of %d replicas brought up together (part `many`)\n\n", m.Specs, m.Replicas)
+		if m.Error != "" {
+			p("Not measured: %s\n", oneLine(m.Error))
+		} else {
+			p("%s.\n\n", m.Settings)
+			p("| | wall time | scalerd RSS (end / peak) | scalerd CPU |\n| --- | ---: | --- | --- |\n")
+			p("| bring-up: all %d specs serving all their replicas | **%.1f s** (first spec %.1f s, last %.1f s) | %.1f / %.1f MB | %.2f s (%.1f%% of a core) |\n",
+				m.Specs, m.Seconds, m.FirstSpecSeconds, m.LastSpecSeconds, m.Usage.RSSMB, m.Usage.PeakRSSMB, m.Usage.CPUSeconds, m.Usage.CPUPercent)
+			p("| steady, everything up | %.0f s | %.1f / %.1f MB | %.2f s (%.1f%% of a core) |\n", m.Steady.Seconds, m.Steady.RSSMB, m.Steady.PeakRSSMB, m.Steady.CPUSeconds, m.Steady.CPUPercent)
+			p("\nThe load on the first spec throughout: %d requests, %d failed.\n", m.Load.Requests, m.Load.Failures)
+		}
+	}
 	return b.String()
 }
 
@@ -664,4 +683,21 @@ func oneLine(msg string) string {
 // replicas as behind nginx, one client spread over their own ports.
 func spreadPath(replicas int) string {
 	return fmt.Sprintf("%d replicas, each through its published port (one client spread over them)", replicas)
+}
+
+// Many is 20 specs of 10 replicas brought up together under load: how
+// scalerd's cost holds as the specs and replicas add up (issue 14).
+type Many struct {
+	Specs, Replicas int
+	Settings        string
+	// Seconds is from writing the files to every spec's replicas serving.
+	Seconds float64
+	// FirstSpecSeconds and LastSpecSeconds are when the first and the last
+	// spec had all its replicas in its upstream.
+	FirstSpecSeconds, LastSpecSeconds float64
+	// Usage is scalerd's CPU and memory over the bring-up; Steady over 10 s
+	// with everything up.
+	Usage, Steady Usage
+	Load          loadgen.Summary
+	Error         string `json:",omitempty"`
 }
