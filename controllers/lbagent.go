@@ -176,6 +176,35 @@ func (r *Reconciler) updatePeers(ctx context.Context, st *specState, lb Containe
 	return err
 }
 
+// askLB sends req, a question that changes nothing, to lb's reload agent
+// and returns the text of its answer; with no agent, or one that broke, it
+// runs cmd, the same question as one exec, instead. An answer that reports
+// a failure is returned as that failure, with no exec: the exec would ask
+// nginx the same way, at the cost of an Engine call.
+func (r *Reconciler) askLB(ctx context.Context, st *specState, lb Container, req []byte, cmd []string) (string, error) {
+	if a := r.reloadAgent(ctx, st, lb); a != nil {
+		code, text, err := a.call(ctx, req)
+		switch {
+		case err == nil && code == nginx.ReplyOK:
+			return text, nil
+		case err == nil:
+			return "", fmt.Errorf("load balancer %s: %s", lb.Name, text)
+		}
+		st.agent = nil // call closed it; started afresh next time
+		if ctx.Err() != nil {
+			return "", err
+		}
+	}
+	res, err := r.Runtime.Exec(ctx, lb.ID, cmd)
+	if err != nil {
+		return "", err
+	}
+	if res.ExitCode != 0 {
+		return "", fmt.Errorf("load balancer %s: %s", lb.Name, strings.TrimSpace(res.Output))
+	}
+	return strings.TrimSpace(res.Output), nil
+}
+
 // reloadAgent returns the reload agent of lb, starting it if needed, or
 // nil when lb cannot run one.
 func (r *Reconciler) reloadAgent(ctx context.Context, st *specState, lb Container) *lbAgent {

@@ -10,9 +10,11 @@ import (
 	"github.com/scaler-dev/scaler/api/v1alpha1"
 )
 
-// previewMaxWaves bounds the simulated passes of a preview: a rollout of
-// MaxReplicas one at a time, with room to spare.
-const previewMaxWaves = 2*v1alpha1.MaxReplicas + 10
+// previewMaxWaves bounds the simulated passes of a preview: enough for the
+// whole of any rollout a person reads step by step, while a rollout of
+// 1,000 replicas one at a time (2,000 passes, each planning all of them)
+// would cost seconds of scalerd's CPU per dry run and print 2,000 lines.
+const previewMaxWaves = 60
 
 // Preview says, in words, the steps scalerd would take to bring what runs
 // to spec (`scalectl diff`, `apply --dry-run=server`). It runs the same
@@ -60,7 +62,8 @@ func (r *Reconciler) Preview(ctx context.Context, spec *v1alpha1.ScaleSpec) ([]s
 	}
 	steps = append(steps, r.previewLoadBalancer(spec, lbs)...)
 	in := planInput(spec, replicas, hash, app)
-	in.CreateBlocked = len(r.unreadyDependencies(spec)) > 0
+	waiting := r.unreadyDependencies(spec)
+	in.CreateBlocked = len(waiting) > 0
 	waves, last := simulate(in, spec.Spec.LoadBalancer != nil)
 	for i, w := range waves {
 		for j, s := range w {
@@ -72,8 +75,10 @@ func (r *Reconciler) Preview(ctx context.Context, spec *v1alpha1.ScaleSpec) ([]s
 		}
 	}
 	switch {
+	case len(waves) == previewMaxWaves && !last.Converged():
+		steps = append(steps, fmt.Sprintf("and so on, a pass at a time, until %d replicas of template %s run", replicas, short(hash)))
 	case last.Blocked > 0:
-		steps = append(steps, fmt.Sprintf("then wait for %s to be ready before creating %d more", strings.Join(r.unreadyDependencies(spec), ", "), last.Blocked))
+		steps = append(steps, fmt.Sprintf("then wait for %s to be ready before creating %d more", strings.Join(waiting, ", "), last.Blocked))
 	case len(waves) == 0:
 		steps = append(steps, fmt.Sprintf("nothing to do for the replicas: %d of template %s run", replicas, short(hash)))
 	}
@@ -116,12 +121,16 @@ func (r *Reconciler) previewLoadBalancer(spec *v1alpha1.ScaleSpec, lbs []Contain
 
 // simulate runs the planner pass after pass on in, applying each plan as
 // if it succeeded at once, and returns each pass's steps in words and the
-// last plan. It stops when a plan has nothing to do or does nothing.
+// last plan. It stops when a plan does nothing, or after previewMaxWaves
+// passes (the plan returned is then the next pass's).
 func simulate(in PlanInput, withLB bool) ([][]string, Plan) {
 	var waves [][]string
 	var p Plan
-	for range previewMaxWaves {
+	for {
 		p = PlanReplicas(in)
+		if len(waves) == previewMaxWaves {
+			break // p is what the next pass would do
+		}
 		var steps []string
 		gone := map[string]bool{}
 		for _, rm := range p.Remove {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,5 +86,24 @@ nothing to do for the replicas: 3 of template OLD run
 	got := h.preview(same)
 	if !strings.HasPrefix(got, " 1. remove web-2 (exited)\n    create web-2 (template "+hash(same)+")") {
 		t.Errorf("with web-2 dead:\n%s", got)
+	}
+}
+
+// TestPreviewOfALargeRolloutIsBounded: a rollout of 40 replicas one at a
+// time is 80 passes (of 1,000, 2,000); the preview shows the first
+// previewMaxWaves and says the rest goes on the same way.
+func TestPreviewOfALargeRolloutIsBounded(t *testing.T) {
+	h := newHarness(t, testSpec(40))
+	converge(h)
+	got := h.preview(func(s *v1alpha1.ScaleSpec) {
+		s.Spec.Strategy.MaxSurge, s.Spec.Strategy.MaxUnavailable = &v1alpha1.IntOrPercent{Value: 1}, &v1alpha1.IntOrPercent{}
+		s.Spec.Template.Image = "demoapp:v2"
+	})
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "and so on, a pass at a time, until 40 replicas of template ") {
+		t.Errorf("last line %q", last)
+	}
+	if !strings.Contains(got, fmt.Sprintf("%2d. ", previewMaxWaves)) || strings.Contains(got, fmt.Sprintf("%2d. ", previewMaxWaves+1)) {
+		t.Errorf("want exactly %d passes shown:\n%s", previewMaxWaves, got)
 	}
 }

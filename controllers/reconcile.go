@@ -780,21 +780,11 @@ func (r *Reconciler) removeReplicas(ctx context.Context, spec *v1alpha1.ScaleSpe
 // ended: a replica that left by a peers update gets no new request, but
 // keeps those it was sent.
 func (r *Reconciler) oldWorkersGone(ctx context.Context, st *specState, lb Container) bool {
-	if a := r.reloadAgent(ctx, st, lb); a != nil {
-		code, text, err := a.call(ctx, nginx.DrainingRequest())
-		if err == nil && code == nginx.ReplyOK {
-			n, err := nginx.ParseCount(text)
-			return err == nil && n == 0
-		}
-		if err != nil {
-			st.agent = nil // call closed it; started afresh next time
-		}
-	}
-	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.DrainingCommand())
-	if err != nil || res.ExitCode != 0 {
+	text, err := r.askLB(ctx, st, lb, nginx.DrainingRequest(), nginx.DrainingCommand())
+	if err != nil {
 		return false // drainTimeout still bounds the wait
 	}
-	n, err := nginx.ParseCount(res.Output)
+	n, err := nginx.ParseCount(text)
 	return err == nil && n == 0
 }
 

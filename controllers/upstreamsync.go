@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -112,26 +111,13 @@ func (r *Reconciler) checkUpstream(ctx context.Context, name string, st *specSta
 	return false
 }
 
-// readRunning asks lb's nginx what it runs, through the reload agent or,
-// when it is down, one exec.
+// readRunning asks lb's nginx what it runs.
 func (r *Reconciler) readRunning(ctx context.Context, st *specState, lb Container) (nginx.Running, error) {
-	if a := r.reloadAgent(ctx, st, lb); a != nil {
-		code, text, err := a.call(ctx, nginx.VerifyRequest())
-		if err == nil && code == nginx.ReplyOK {
-			return nginx.ParseVerify(text)
-		}
-		if err != nil {
-			st.agent = nil // call closed it; started afresh next time
-		}
-	}
-	res, err := r.Runtime.Exec(ctx, lb.ID, nginx.VerifyCommand())
+	text, err := r.askLB(ctx, st, lb, nginx.VerifyRequest(), nginx.VerifyCommand())
 	if err != nil {
 		return nginx.Running{}, err
 	}
-	if res.ExitCode != 0 {
-		return nginx.Running{}, errors.New(strings.TrimSpace(res.Output))
-	}
-	return nginx.ParseVerify(strings.TrimSpace(res.Output))
+	return nginx.ParseVerify(text)
 }
 
 func (r *Reconciler) setInSync(name string, st *specState, s v1alpha1.ConditionStatus, reason, msg string) {

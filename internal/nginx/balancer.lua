@@ -85,6 +85,19 @@ local function refresh()
         end
         peers_version = v
         down_read = 0 -- joiners start with no failures (store)
+        -- Forget the addresses that left and have nothing in flight from
+        -- this worker, so that the tables do not grow with every address
+        -- Docker ever handed out.
+        local members = {}
+        for i = 1, #peers do
+            members[peers[i].addr] = true
+        end
+        for addr, n in pairs(active) do
+            if n <= 0 and not members[addr] then
+                active[addr] = nil
+            end
+        end
+        others, others_read = {}, 0
     end
 end
 
@@ -102,10 +115,22 @@ local function store(text)
     for _, p in ipairs(parse(dict:get("peers") or "") or {}) do
         before[p.addr] = true
     end
+    local members = {}
     for _, p in ipairs(list) do
+        members[p.addr] = true
         if not before[p.addr] then
             dict:delete("f:" .. p.addr)
             dict:delete("d:" .. p.addr)
+        end
+    end
+    -- The in-flight counts of addresses that are no longer members and
+    -- have nothing in flight go: Docker hands out addresses in turn, so
+    -- over a long churn the counts of past replicas would fill the dict,
+    -- and a full dict evicts its least recently used keys, "peers" among
+    -- them.
+    for _, k in ipairs(dict:get_keys(0)) do
+        if string.sub(k, 1, 2) == "c:" and not members[string.sub(k, 3)] and (dict:get(k) or 0) <= 0 then
+            dict:delete(k)
         end
     end
     local ok, serr = dict:set("peers", text)
@@ -202,7 +227,10 @@ end
 -- config file and of the peers file, the members the workers use, and
 -- whether each accepts a connection from here:
 --
---   config=MD5 file=MD5 peersfile=MD5 members=NAME@ADDR,... connect=NAME:ok|ERROR,...
+--   config=MD5 file=MD5 peersfile=MD5 members=NAME@ADDR,... connect=NAME:ok|ERROR,... counts=N
+--
+-- counts is how many addresses have an in-flight count in the dict, which
+-- store keeps to the members and those with requests still in flight.
 function M.verify()
     refresh()
     local threads = {}
@@ -215,9 +243,15 @@ function M.verify()
         members[i] = peers[i].name .. "@" .. peers[i].addr
         connect[i] = peers[i].name .. ":" .. (ok and res or "error")
     end
+    local counts = 0
+    for _, k in ipairs(dict:get_keys(0)) do
+        if string.sub(k, 1, 2) == "c:" then
+            counts = counts + 1
+        end
+    end
     ngx.say("config=", ngx.md5(loaded_config), " file=", ngx.md5(read_file(conf.config_path)),
         " peersfile=", ngx.md5(read_file(conf.peers_path)),
-        " members=", table.concat(members, ","), " connect=", table.concat(connect, ","))
+        " members=", table.concat(members, ","), " connect=", table.concat(connect, ","), " counts=", counts)
 end
 
 local function down(p)

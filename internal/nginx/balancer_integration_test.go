@@ -674,6 +674,17 @@ func TestLuaBalancerVerify(t *testing.T) {
 		t.Errorf("VerifyCommand: exit %d %q %v", code, out, err)
 	}
 
+	t.Log("the in-flight counts of members that left with nothing in flight go")
+	if _, _ = get(&http.Client{Timeout: 10 * time.Second}, e.base+"/", nil); verify().Counts < 1 {
+		t.Errorf("no in-flight count after a request: %+v", verify())
+	}
+	spread(t, e.base, 4) // a request to each of the two
+	e.setPeers(e.backends[0])
+	if c := verify().Counts; c != 1 {
+		t.Errorf("%d in-flight counts after one of two members left with nothing in flight, want 1 (the member's)", c)
+	}
+	e.setPeers(e.backends...)
+
 	t.Log("a member that stops listening is unreachable from the load balancer")
 	testenv.Docker(t, "stop", "-t", "1", e.backends[1].Name)
 	r = verify()

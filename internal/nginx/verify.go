@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/scaler-dev/scaler/api/v1alpha1"
@@ -25,6 +26,9 @@ type Running struct {
 	// Unreachable maps each member that did not accept a TCP connection
 	// from inside the load balancer to nginx's reason.
 	Unreachable map[string]string
+	// Counts is how many addresses have an in-flight count in nginx's
+	// shared dict: the members, and past members with requests in flight.
+	Counts int
 }
 
 // Checksum is the MD5 (hex) of b, as Running's fields hold it.
@@ -35,7 +39,7 @@ func Checksum(b []byte) string {
 
 // ParseVerify reads the one line balancer.lua's verify answers:
 //
-//	config=MD5 file=MD5 peersfile=MD5 members=NAME@ADDR,... connect=NAME:ok|ERROR,...
+//	config=MD5 file=MD5 peersfile=MD5 members=NAME@ADDR,... connect=NAME:ok|ERROR,... [counts=N]
 func ParseVerify(line string) (Running, error) {
 	r := Running{Members: map[string]string{}, Unreachable: map[string]string{}}
 	seen := map[string]bool{}
@@ -60,6 +64,12 @@ func ParseVerify(line string) (Running, error) {
 				}
 				r.Members[name] = addr
 			}
+		case "counts":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return Running{}, fmt.Errorf("nginx's verify answer %q: counts=%q is not a number", line, val)
+			}
+			r.Counts = n
 		case "connect":
 			for _, c := range splitList(val) {
 				name, res, ok := strings.Cut(c, ":")
