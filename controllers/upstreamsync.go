@@ -40,7 +40,8 @@ const (
 )
 
 // upstreamCheckDue reports whether the load balancer's upstream is to be
-// read back in this pass, and how long until the next check.
+// read back in this pass, and how long until the next check; a check it
+// reports due is taken (the next one is scheduled).
 func (r *Reconciler) upstreamCheckDue(st *specState, now time.Time) (bool, time.Duration) {
 	every := r.UpstreamCheckInterval
 	if every == 0 {
