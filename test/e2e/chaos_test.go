@@ -320,7 +320,7 @@ func TestChaosStateDirUnwritable(t *testing.T) {
 	if err := os.WriteFile(hist, []byte("not a directory\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stop := s.load()
+	stop := s.loadWith(withoutPOSTs) // SIGKILL loses the POST being served
 	s.writeSpec("web.yaml", s.webSpec(2, "hello v2"))
 	time.Sleep(500 * time.Millisecond)
 	testenv.Docker(t, "kill", "-s", "KILL", web+"-1")
